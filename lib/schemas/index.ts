@@ -1,0 +1,5 @@
+export * from './common';
+export * from './vm';
+export * from './host';
+export * from './pool';
+export * from './auth';
