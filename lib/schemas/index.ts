@@ -3,3 +3,5 @@ export * from './vm';
 export * from './host';
 export * from './pool';
 export * from './auth';
+export * from './events';
+export * from './console';
