@@ -1,0 +1,203 @@
+/**
+ * A small typed router for the REST API. Each route declares its zod schemas (path params, query,
+ * body, response); the router parses input with them at the boundary, turns every failure into
+ * `{code, message, detail}` with a stable code, enforces auth and the Origin check, and the same
+ * declarations generate /api/openapi.json. Handlers only ever see typed, validated input.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { z } from 'zod';
+import { ApiError, isApiError } from '../../lib/errors';
+import type { User } from '../auth/auth';
+
+export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+export interface RouteContext<P, Q, B> {
+  req: IncomingMessage;
+  res: ServerResponse;
+  user: User;
+  params: P;
+  query: Q;
+  body: B;
+  ip: string;
+}
+
+export interface RouteDef<P = any, Q = any, B = any> {
+  method: Method;
+  /** OpenAPI-style path, e.g. /api/vms/{id}. */
+  path: string;
+  summary: string;
+  tag: string;
+  /** 'none' only for login; everything else needs a session or token. */
+  auth?: 'none' | 'user';
+  /** Minimum role for this route; defaults to viewer for GET and operator for mutations. */
+  role?: 'admin' | 'operator' | 'viewer';
+  params?: z.ZodType<P>;
+  query?: z.ZodType<Q>;
+  body?: z.ZodType<B>;
+  response?: z.ZodType;
+  /** How the handler's return value is sent: JSON (default), text, png, or nothing (204). */
+  produces?: 'json' | 'text' | 'png' | 'none';
+  status?: number;
+  maxBodyBytes?: number;
+  handler: (ctx: RouteContext<P, Q, B>) => Promise<unknown> | unknown;
+}
+
+export function route<P, Q, B>(def: RouteDef<P, Q, B>): RouteDef<P, Q, B> {
+  return def;
+}
+
+interface Compiled {
+  def: RouteDef;
+  re: RegExp;
+  names: string[];
+}
+
+const DEFAULT_MAX_BODY = 256 * 1024;
+const ROLE_RANK = { viewer: 0, operator: 1, admin: 2 } as const;
+
+export interface RouterDeps {
+  authenticate(req: IncomingMessage): User | null;
+  originAllowed(req: IncomingMessage): boolean;
+  onError?(err: unknown, req: IncomingMessage): void;
+}
+
+export class Router {
+  private readonly routes: Compiled[] = [];
+
+  constructor(private readonly deps: RouterDeps) {}
+
+  add(...defs: RouteDef[]): void {
+    for (const def of defs) {
+      const names: string[] = [];
+      const pattern = def.path.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\\?\{(\w+)\\?\}|\{(\w+)\}/g, (_m, a, b) => {
+        names.push(a ?? b);
+        return '([^/]+)';
+      });
+      this.routes.push({ def, re: new RegExp(`^${pattern}$`), names });
+    }
+  }
+
+  list(): RouteDef[] {
+    return this.routes.map((r) => r.def);
+  }
+
+  /** Handles the request if a route matches the path; returns false if no route's path matches. */
+  async handle(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const matches = this.routes.map((r) => ({ r, m: r.re.exec(url.pathname) })).filter((x) => x.m);
+    if (matches.length === 0) return false;
+    const hit = matches.find((x) => x.r.def.method === req.method);
+    try {
+      // Authenticate before saying anything about the route, so that probing learns nothing.
+      const authNone = hit?.r.def.auth === 'none';
+      const user = authNone ? null : this.deps.authenticate(req);
+      if (!authNone && !user) throw new ApiError('UNAUTHORIZED', 'Sign in first');
+      if (!hit) throw new ApiError('METHOD_NOT_ALLOWED', `${req.method} is not supported on ${url.pathname}`);
+      const { def, names } = hit.r;
+      if (def.method !== 'GET' && !this.deps.originAllowed(req)) throw new ApiError('BAD_ORIGIN', 'Cross-origin request refused');
+      if (user) checkRole(def, user);
+      const rawParams: Record<string, string> = {};
+      names.forEach((n, i) => (rawParams[n] = safeDecode(hit.m![i + 1])));
+      const params = parseWith(def.params, rawParams, 'path');
+      const query = parseWith(def.query, Object.fromEntries(url.searchParams), 'query');
+      const body = def.body ? parseWith(def.body, await readJson(req, def.maxBodyBytes ?? DEFAULT_MAX_BODY), 'body') : await drain(req);
+      const ip = req.socket.remoteAddress ?? 'unknown';
+      const result = await def.handler({ req, res, user: user as User, params, query, body, ip });
+      if (!res.headersSent) send(res, def, result);
+    } catch (err) {
+      this.sendError(res, err, req);
+    }
+    return true;
+  }
+
+  sendError(res: ServerResponse, err: unknown, req: IncomingMessage): void {
+    const apiErr = isApiError(err) ? err : new ApiError('INTERNAL', 'Internal error; see the server log');
+    if (!isApiError(err)) this.deps.onError?.(err, req);
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    sendJson(res, apiErr.status, apiErr.toBody());
+  }
+}
+
+function checkRole(def: RouteDef, user: User): void {
+  const needed = def.role ?? (def.method === 'GET' ? 'viewer' : 'operator');
+  if (ROLE_RANK[user.role] < ROLE_RANK[needed]) throw new ApiError('FORBIDDEN', `This needs the ${needed} role`);
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    throw new ApiError('VALIDATION_FAILED', 'Malformed path');
+  }
+}
+
+export function parseWith<T>(schema: z.ZodType<T> | undefined, input: unknown, where: string): T {
+  if (!schema) return undefined as T;
+  const r = schema.safeParse(input);
+  if (r.success) return r.data;
+  const issues = r.error.issues.map((i) => ({ path: i.path.map((p) => (typeof p === 'symbol' ? String(p) : p)), message: i.message }));
+  const first = issues[0];
+  const at = first.path.length ? ` (${where}.${first.path.join('.')})` : ` (${where})`;
+  throw new ApiError('VALIDATION_FAILED', `${first.message}${at}`, { where, issues });
+}
+
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > limit) throw new ApiError('BODY_TOO_LARGE', `The body may be at most ${limit} bytes`);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) throw new ApiError('BODY_TOO_LARGE', `The body may be at most ${limit} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
+  const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+  const buf = await readBody(req, limit);
+  if (buf.length === 0) return {};
+  if (type !== 'application/json') throw new ApiError('UNSUPPORTED_MEDIA_TYPE', 'Send the body as application/json');
+  try {
+    return JSON.parse(buf.toString('utf8'));
+  } catch {
+    throw new ApiError('INVALID_JSON', 'The body is not valid JSON');
+  }
+}
+
+/** Routes without a body still must not leave one unread (keep-alive would desync). */
+async function drain(req: IncomingMessage): Promise<undefined> {
+  await readBody(req, 64 * 1024);
+  return undefined;
+}
+
+function send(res: ServerResponse, def: RouteDef, result: unknown): void {
+  const status = def.status ?? (def.method === 'POST' && def.produces !== 'none' ? 200 : 200);
+  switch (def.produces ?? 'json') {
+    case 'none':
+      res.writeHead(204, { 'cache-control': 'no-store' }).end();
+      return;
+    case 'text':
+      res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' }).end(String(result ?? ''));
+      return;
+    case 'png':
+      res.writeHead(status, { 'content-type': 'image/png', 'cache-control': 'no-store' }).end(result as Buffer);
+      return;
+    default:
+      sendJson(res, status, result);
+  }
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+  });
+  res.end(text);
+}

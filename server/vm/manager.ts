@@ -1,0 +1,300 @@
+/**
+ * The control plane: every VM's config and, for running ones, its QEMU runtime. Lifecycle
+ * operations on one VM are serialised by a per-VM lock; changes are announced as whole snapshots
+ * through the 'vm' / 'vm-deleted' / 'notice' events, which /ws/events fans out.
+ */
+import { EventEmitter } from 'node:events';
+import fs from 'node:fs';
+import { ApiError } from '../../lib/errors';
+import type { LifecycleAction, VmConfig, VmState, VmView } from '../../lib/schemas/vm';
+import type { ServerConfig } from '../config';
+import { buildArgv } from '../qemu/argv';
+import type { HostService } from '../qemu/host';
+import { runPaths, type RunPaths } from '../qemu/paths';
+import { connectWhenReady, cpuTicks, isAlive, logTail, pidBelongsTo, prepareRunDir, readPidfile, spawnQemu } from '../qemu/process';
+import type { SerialHub } from '../serial/hub';
+import type { StoragePools } from '../storage/pool';
+import type { VmStore } from '../store/vmstore';
+import { ensureDir, writeJsonAtomic } from '../store/atomic';
+import { KeyedLock } from './lock';
+import { liveHardware, pendingChanges } from './pending';
+import { readLiveRecord, VmRuntime } from './runtime';
+
+interface CrashRecord {
+  reason: string;
+  at: string;
+}
+
+/** Which actions make sense in which state; anything else is a 409 with a message. */
+const ALLOWED: Record<LifecycleAction, VmState[]> = {
+  start: ['shutoff', 'crashed'],
+  shutdown: ['running', 'shutting-down'],
+  poweroff: ['running', 'paused', 'shutting-down', 'starting', 'stopping'],
+  reboot: ['running'],
+  reset: ['running', 'paused', 'shutting-down'],
+  pause: ['running'],
+  resume: ['paused'],
+};
+
+export class VmManager extends EventEmitter {
+  readonly runtimes = new Map<string, VmRuntime>();
+  private readonly crashes = new Map<string, CrashRecord>();
+  readonly lock = new KeyedLock();
+  /** VMs to start again once they reach shutoff (reboot = ACPI shutdown + start, like Proxmox). */
+  private readonly restartAfterShutdown = new Set<string>();
+
+  constructor(
+    readonly cfg: ServerConfig,
+    readonly store: VmStore,
+    readonly pools: StoragePools,
+    readonly host: HostService,
+    readonly serial: SerialHub,
+  ) {
+    super();
+  }
+
+  paths(id: string): RunPaths {
+    return runPaths(this.cfg.runDir, id);
+  }
+
+  // ---- views --------------------------------------------------------------------------------
+
+  state(id: string): VmState {
+    const rt = this.runtimes.get(id);
+    if (rt) return rt.status;
+    return this.crashes.has(id) ? 'crashed' : 'shutoff';
+  }
+
+  view(id: string): VmView {
+    const c = this.require(id);
+    const rt = this.runtimes.get(id);
+    const crash = this.crashes.get(id);
+    return {
+      ...c,
+      state: this.state(id),
+      stateReason: rt ? (rt.shutdownIgnored ? 'The guest has not acted on the ACPI shutdown request; you can force it off' : null) : (crash?.reason ?? null),
+      shutdownIgnored: rt?.shutdownIgnored ?? false,
+      pending: rt ? pendingChanges(c, rt.record.live, rt.record.pendingReasons) : [],
+      runtime: rt ? { pid: rt.pid, startedAt: rt.record.startedAt, accel: rt.record.accel, argv: rt.record.argv, cpuPercent: rt.cpuPercent } : null,
+    } as VmView;
+  }
+
+  views(): VmView[] {
+    return this.store.all().map((c) => this.view(c.id));
+  }
+
+  require(id: string): VmConfig {
+    const c = this.store.get(id);
+    if (!c) throw new ApiError('VM_NOT_FOUND', 'No such VM');
+    return c;
+  }
+
+  announce(id: string): void {
+    if (this.store.get(id)) this.emit('vm', this.view(id));
+  }
+
+  notice(vmId: string | null, level: 'info' | 'error', code: string, message: string): void {
+    this.emit('notice', { vmId, level, code, message });
+  }
+
+  // ---- startup: reattach running QEMUs --------------------------------------------------------
+
+  /** Finds every QEMU a previous server left running and reattaches it. */
+  async reattachAll(): Promise<{ reattached: string[]; crashed: string[] }> {
+    ensureDir(this.cfg.runDir, 0o700);
+    const reattached: string[] = [];
+    const crashed: string[] = [];
+    await Promise.all(
+      this.store.all().map(async (c) => {
+        const p = this.paths(c.id);
+        const crashFile = `${p.dir}/crash.json`;
+        if (fs.existsSync(crashFile)) {
+          try {
+            this.crashes.set(c.id, JSON.parse(fs.readFileSync(crashFile, 'utf8')) as CrashRecord);
+          } catch {
+            this.crashes.set(c.id, { reason: 'QEMU crashed', at: new Date().toISOString() });
+          }
+        }
+        const record = readLiveRecord(p);
+        if (!record) return;
+        const pid = readPidfile(p) ?? record.pid;
+        if (!isAlive(pid) || !pidBelongsTo(pid, c.id)) {
+          this.recordCrash(c.id, VmRuntime.deadOnArrival(p));
+          crashed.push(c.id);
+          return;
+        }
+        try {
+          const qmp = await connectWhenReady(p, pid, 5000);
+          const rt = this.makeRuntime(c.id, p, { ...record, pid });
+          rt.attach(qmp);
+          this.runtimes.set(c.id, rt);
+          this.serial.attach(c.id, p.serial);
+          await rt.refresh();
+          reattached.push(c.id);
+        } catch (e) {
+          // Alive but not answering: kill it rather than risk it running twice (libvirt does the same).
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            /* gone */
+          }
+          this.recordCrash(c.id, `Could not reattach to QEMU (${(e as Error).message}); it was stopped`);
+          crashed.push(c.id);
+        }
+      }),
+    );
+    this.killOrphans();
+    return { reattached, crashed };
+  }
+
+  /** QEMUs whose VM config no longer exists: nobody can manage them, so they are stopped. */
+  private killOrphans(): void {
+    if (!fs.existsSync(this.cfg.runDir)) return;
+    for (const name of fs.readdirSync(this.cfg.runDir)) {
+      if (this.store.get(name)) continue;
+      const p = this.paths(name);
+      const pid = readPidfile(p);
+      if (pid && isAlive(pid) && pidBelongsTo(pid, name)) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }
+      fs.rmSync(p.dir, { recursive: true, force: true });
+    }
+  }
+
+  private makeRuntime(id: string, p: RunPaths, record: ConstructorParameters<typeof VmRuntime>[2]): VmRuntime {
+    const rt: VmRuntime = new VmRuntime(id, p, record, {
+      changed: () => this.announce(id),
+      exited: ({ crashed, reason }) => {
+        if (this.runtimes.get(id) === rt) this.runtimes.delete(id);
+        this.serial.detach(id);
+        if (crashed) {
+          this.recordCrash(id, reason ?? 'QEMU exited unexpectedly');
+          this.notice(id, 'error', 'VM_CRASHED', `${this.store.get(id)?.name ?? id} crashed`);
+        }
+        this.announce(id);
+        if (!crashed && this.restartAfterShutdown.delete(id)) {
+          void this.action(id, 'start').catch((e: Error) => this.notice(id, 'error', 'REBOOT_FAILED', `Restart failed: ${e.message}`));
+        }
+      },
+    });
+    return rt;
+  }
+
+  private recordCrash(id: string, reason: string): void {
+    const rec = { reason, at: new Date().toISOString() };
+    this.crashes.set(id, rec);
+    const p = this.paths(id);
+    try {
+      ensureDir(p.dir, 0o700);
+      writeJsonAtomic(`${p.dir}/crash.json`, rec);
+    } catch {
+      /* the in-memory record still shows it */
+    }
+  }
+
+  private clearCrash(id: string): void {
+    this.crashes.delete(id);
+    fs.rmSync(`${this.paths(id).dir}/crash.json`, { force: true });
+  }
+
+  // ---- lifecycle ----------------------------------------------------------------------------
+
+  action(id: string, action: LifecycleAction): Promise<VmView> {
+    this.require(id);
+    return this.lock.run(id, async () => {
+      const state = this.state(id);
+      if (!ALLOWED[action].includes(state)) {
+        throw new ApiError('INVALID_STATE', `Cannot ${action} a VM that is ${state}`, { state, action });
+      }
+      const rt = this.runtimes.get(id);
+      switch (action) {
+        case 'start':
+          await this.start(id);
+          break;
+        case 'shutdown':
+          await rt!.requestShutdown(this.cfg.shutdownTimeoutMs);
+          break;
+        case 'poweroff':
+          this.restartAfterShutdown.delete(id);
+          await rt!.quit();
+          break;
+        case 'reboot':
+          this.restartAfterShutdown.add(id);
+          await rt!.requestShutdown(this.cfg.shutdownTimeoutMs);
+          break;
+        case 'reset':
+          await rt!.qmp!.execute('system_reset');
+          break;
+        case 'pause':
+          await rt!.qmp!.execute('stop');
+          await rt!.refresh();
+          break;
+        case 'resume':
+          await rt!.qmp!.execute('cont');
+          await rt!.refresh();
+          break;
+      }
+      return this.view(id);
+    });
+  }
+
+  private async start(id: string): Promise<void> {
+    const c = this.require(id);
+    for (const d of c.disks) this.pools.requireVolume(d.volume);
+    if (c.cdrom) this.pools.requireVolume(c.cdrom);
+    if (c.kernel) {
+      this.pools.requireVolume(c.kernel.kernel);
+      if (c.kernel.initrd) this.pools.requireVolume(c.kernel.initrd);
+    }
+    const p = this.paths(id);
+    const accel = this.host.accel.chosen;
+    const argv = buildArgv(c, { paths: p, accel, resolveVolume: (ref) => this.pools.resolve(ref), qemuBinary: this.cfg.qemuBinary, runAs: null });
+    this.clearCrash(id);
+    prepareRunDir(p);
+    const pid = spawnQemu(argv, p);
+    const rt = this.makeRuntime(id, p, { pid, startedAt: new Date().toISOString(), accel, argv, live: liveHardware(c), pendingReasons: {} });
+    this.runtimes.set(id, rt);
+    this.announce(id);
+    try {
+      rt.persist();
+      const qmp = await connectWhenReady(p, pid);
+      rt.attach(qmp);
+      this.serial.attach(id, p.serial);
+      await rt.refresh();
+    } catch (e) {
+      this.runtimes.delete(id);
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+      const reason = e instanceof ApiError ? e.message : `QEMU failed to start: ${logTail(p, 600)}`;
+      this.recordCrash(id, reason);
+      this.announce(id);
+      throw e instanceof ApiError ? e : new ApiError('QEMU_FAILED', reason);
+    }
+  }
+
+  /** Samples CPU usage of every running VM (only while someone watches, to keep idle cost near zero). */
+  sampleCpu(): void {
+    for (const [id, rt] of this.runtimes) {
+      const before = rt.cpuPercent;
+      rt.sampleCpu(cpuTicks(rt.pid));
+      if (rt.cpuPercent !== before) this.announce(id);
+    }
+  }
+
+  /** After a delete: the crash record and any run-dir leftovers go too. */
+  forgetRuntimeFiles(id: string): void {
+    this.crashes.delete(id);
+    fs.rmSync(this.paths(id).dir, { recursive: true, force: true });
+  }
+
+  async stopAllForTests(): Promise<void> {
+    await Promise.all([...this.runtimes.values()].map((rt) => rt.quit().catch(() => {})));
+  }
+}
