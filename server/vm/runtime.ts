@@ -76,6 +76,15 @@ export class VmRuntime {
     qmp.on('close', () => void this.onClose());
   }
 
+  /** Server shutdown: let go of QEMU without treating the closed socket as QEMU's exit. */
+  detach(): void {
+    this.exited = true;
+    if (this.refreshTimer) clearTimeout(this.refreshTimer);
+    if (this.shutdownTimer) clearTimeout(this.shutdownTimer);
+    this.qmp?.removeAllListeners();
+    this.qmp?.close();
+  }
+
   /** Re-reads the run state from QEMU. A guest that powered off while nobody listened is finished here. */
   async refresh(): Promise<void> {
     const qmp = this.qmp;

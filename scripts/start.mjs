@@ -1,0 +1,17 @@
+#!/usr/bin/env node
+/**
+ * `npm start`: preflight (QEMU), npm dependencies, build, then serve with the embedded default
+ * data dir (./data unless VMM_DATA_DIR is set). Each step is skipped when already done.
+ */
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { ROOT, ensureBuild, ensureDeps, mustRun } from './lib.mjs';
+
+mustRun(process.execPath, [path.join(ROOT, 'scripts', 'preflight.mjs')]);
+ensureDeps();
+ensureBuild();
+
+const env = { ...process.env, NODE_ENV: 'production', VMM_DATA_DIR: process.env.VMM_DATA_DIR ?? path.join(ROOT, 'data') };
+const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'server', 'index.ts')], { stdio: 'inherit', cwd: ROOT, env });
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
+child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
