@@ -70,13 +70,14 @@ async function main(): Promise<void> {
   router.add(...authRoutes(auth, !!cfg.tls), ...hostRoutes(host), ...vmRoutes(vms, serial), ...consoleRoutes(vms, tickets), ...poolRoutes(pools, vms));
   const openapi = buildOpenApi(router.list(), VERSION);
 
-  let nextHandler: ((req: http.IncomingMessage, res: http.ServerResponse) => Promise<void>) | null = null;
+  type PageHandler = (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void>;
+  let nextHandler = null as PageHandler | null;
   let nextUpgrade: ((req: http.IncomingMessage, socket: import('node:stream').Duplex, head: Buffer) => void) | undefined;
   if (cfg.ui) {
     const { default: next } = await import('next');
     const app = next({ dev: cfg.dev, dir: ROOT, hostname: cfg.host, port: cfg.port });
     await app.prepare();
-    nextHandler = app.getRequestHandler() as typeof nextHandler;
+    nextHandler = app.getRequestHandler() as unknown as PageHandler;
     const up = app.getUpgradeHandler();
     nextUpgrade = (req, socket, head) => void up(req, socket, head);
   }

@@ -62,7 +62,7 @@ export function vmRoutes(m: VmManager, serial: SerialHub): RouteDef[] {
       params: IdParams, query: SerialQuery, produces: 'text',
       handler: ({ params, query }) => {
         m.require(params.id);
-        return serial.tail(params.id, query.tail).toString('utf8');
+        return serial.tailText(params.id, query.tail);
       },
     }),
     route({

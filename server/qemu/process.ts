@@ -31,7 +31,7 @@ export function spawnQemu(argv: string[], paths: RunPaths): number {
       detached: true,
       stdio: ['ignore', logFd, logFd],
       cwd: paths.dir,
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C' },
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C' } as unknown as NodeJS.ProcessEnv,
     });
     // Reap it if it exits while we are alive (otherwise it would linger as a zombie and look alive).
     child.on('error', () => {});

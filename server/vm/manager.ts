@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import { ApiError } from '../../lib/errors';
 import type { LifecycleAction, VmConfig, VmState, VmView } from '../../lib/schemas/vm';
 import type { ServerConfig } from '../config';
-import { buildArgv } from '../qemu/argv';
+import { buildArgv, startupCommands } from '../qemu/argv';
 import type { HostService } from '../qemu/host';
 import { runPaths, type RunPaths } from '../qemu/paths';
 import { connectWhenReady, cpuTicks, isAlive, logTail, pidBelongsTo, prepareRunDir, readPidfile, spawnQemu } from '../qemu/process';
@@ -252,7 +252,8 @@ export class VmManager extends EventEmitter {
     }
     const p = this.paths(id);
     const accel = this.host.accel.chosen;
-    const argv = buildArgv(c, { paths: p, accel, resolveVolume: (ref) => this.pools.resolve(ref), qemuBinary: this.cfg.qemuBinary, runAs: null });
+    // Started paused (-S) so that what argv cannot say (link state, balloon) is set before the guest runs.
+    const argv = buildArgv(c, { paths: p, accel, resolveVolume: (ref: string) => this.pools.resolve(ref), qemuBinary: this.cfg.qemuBinary, runAs: null, startPaused: true });
     this.clearCrash(id);
     prepareRunDir(p);
     const pid = spawnQemu(argv, p);
@@ -264,6 +265,10 @@ export class VmManager extends EventEmitter {
       const qmp = await connectWhenReady(p, pid);
       rt.attach(qmp);
       this.serial.attach(id, p.serial);
+      // QEMU drops serial output nobody reads: let the reader connect before the guest runs.
+      for (let i = 0; i < 100 && !this.serial.isConnected(id); i++) await new Promise((r) => setTimeout(r, 10));
+      for (const cmd of startupCommands(c)) await qmp.execute(cmd.command, cmd.args as never);
+      await qmp.execute('cont');
       await rt.refresh();
     } catch (e) {
       this.runtimes.delete(id);

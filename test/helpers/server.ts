@@ -44,7 +44,7 @@ export class TestServer {
 
   async start(): Promise<this> {
     if (this.opts.guest !== false) installGuest(this.dataDir);
-    const env = {
+    const env: NodeJS.ProcessEnv = {
       ...process.env,
       PORT: String(this.port || 0),
       VMM_HOST: '127.0.0.1',

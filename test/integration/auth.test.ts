@@ -34,7 +34,7 @@ test('every operation in /api/openapi.json answers 401 without credentials', asy
   let checked = 0;
   for (const [method, p, op] of ops) {
     if (op.security?.length === 0) continue; // login is the one public route
-    for (const headers of [{}, { authorization: 'Bearer vmm_not-a-real-token' }, { cookie: 'vmm_session=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' }]) {
+    for (const headers of [{}, { authorization: 'Bearer vmm_not-a-real-token' }, { cookie: 'vmm_session=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' }] as Record<string, string>[]) {
       const res = await fetch(`${s.url}${fill(p)}`, { method, headers: { ...headers, 'content-type': 'application/json', origin: s.origin }, body: method === 'GET' ? undefined : '{}' });
       assert.equal(res.status, 401, `${method} ${p} with ${JSON.stringify(headers)}`);
       const body = await res.json();
