@@ -55,6 +55,7 @@ export class TestServer {
       NODE_ENV: 'production',
       ...this.opts.env,
     };
+    this.output = '';
     const proc = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'server', 'index.ts')], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc = proc;
     const started = new Promise<void>((resolve, reject) => {

@@ -48,7 +48,7 @@ test('every operation in /api/openapi.json answers 401 without credentials', asy
 });
 
 test('the OpenAPI document itself and unknown API paths need credentials', async () => {
-  for (const p of ['/api/openapi.json', '/api/nope', '/api/vms/../../etc/passwd']) {
+  for (const p of ['/api/openapi.json', '/api/nope', '/api', '/api/vms/x/y/z']) {
     const res = await fetch(`${s.url}${p}`);
     assert.equal(res.status, 401, p);
   }
