@@ -1,5 +1,5 @@
 /**
- * Root layout: html/body, the theme set before first paint (/theme-init.js), global CSS and the
+ * Root layout: html/body, the theme set before first paint, global CSS and the
  * toast live regions. The signed-in shell (header, live VM events) is in app/(main)/layout.tsx so the
  * login page stays bare.
  */
@@ -22,12 +22,19 @@ export const viewport: Viewport = {
   ],
 };
 
+/**
+ * Runs before first paint so a dark-mode user never sees a white flash. The choice is
+ * 'light' | 'dark' | 'system' in localStorage ('vmm-theme'); 'system' follows prefers-color-scheme.
+ * Inline rather than a /public file: the server sends signed-out requests for anything but /login
+ * and /_next/* to the login page, and this must run there too.
+ */
+const THEME_INIT = `(function(){try{var c=localStorage.getItem('vmm-theme')||'system';var d=c==='dark'||(c==='system'&&matchMedia('(prefers-color-scheme: dark)').matches);var e=document.documentElement;e.classList.toggle('dark',d);e.style.colorScheme=d?'dark':'light'}catch(_){}})()`;
+
 export default function RootLayout({ children }: { children: ReactNode }) {
   return (
     <html lang="en" suppressHydrationWarning>
       <head>
-        {/* eslint-disable-next-line @next/next/no-sync-scripts -- must run before first paint */}
-        <script src="/theme-init.js" />
+        <script dangerouslySetInnerHTML={{ __html: THEME_INIT }} />
       </head>
       <body className="min-h-screen">
         <ToastProvider>{children}</ToastProvider>

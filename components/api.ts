@@ -24,10 +24,13 @@ export class ApiRequestError extends Error {
     this.detail = detail;
   }
 
-  /** The zod-style issues of a VALIDATION_FAILED error (empty for any other error). */
+  /**
+   * The field issues in `detail.issues`: VALIDATION_FAILED carries zod's, and NAME_TAKEN or
+   * RESOURCE_LIMIT name their field the same way. Empty when the error names no field.
+   */
   get issues(): ValidationIssue[] {
     const d = this.detail as { issues?: unknown } | undefined;
-    if (this.code !== 'VALIDATION_FAILED' || !d || !Array.isArray(d.issues)) return [];
+    if (!d || typeof d !== 'object' || !Array.isArray(d.issues)) return [];
     return d.issues.filter(
       (i): i is ValidationIssue => !!i && typeof i === 'object' && Array.isArray((i as ValidationIssue).path) && typeof (i as ValidationIssue).message === 'string',
     );

@@ -1,8 +1,8 @@
 'use client';
 /**
- * Light / dark / system switch. The choice lives in localStorage ('vmm-theme'); /theme-init.js
- * applies it before first paint, this button changes it afterwards and follows the OS setting
- * while the choice is 'system'.
+ * Light / dark / system switch. The choice lives in localStorage ('vmm-theme'); the inline script in
+ * app/layout.tsx applies it before first paint; this button changes it afterwards and follows the OS
+ * setting while the choice is 'system'.
  */
 import { useEffect, useState } from 'react';
 import { MonitorIcon, MoonIcon, SunIcon } from './icons';

@@ -30,13 +30,15 @@ export interface VmActionsProps {
   /** Show an "open console" link (dashboard rows); the details page has a Console tab instead. */
   showConsole?: boolean;
   testIdSuffix?: string;
+  /** Offer Reset (a hard reset, no guest involvement) while running: the details page does. */
+  withReset?: boolean;
 }
 
-export function VmActions({ vm, compact = false, showConsole = false, testIdSuffix }: VmActionsProps) {
+export function VmActions({ vm, compact = false, showConsole = false, testIdSuffix, withReset = false }: VmActionsProps) {
   const { busy, run } = useVmAction(vm);
   const { canEdit } = useSession();
   const sfx = testIdSuffix ? `-${testIdSuffix}` : '';
-  const actions = actionsFor(vm);
+  const actions: LifecycleAction[] = [...actionsFor(vm), ...(withReset && vm.state === 'running' ? (['reset'] as const) : [])];
   const consoleOk = vm.state === 'running' || vm.state === 'paused' || vm.state === 'starting';
 
   return (
