@@ -13,7 +13,7 @@ let s: TestServer;
 const ids: string[] = [];
 
 before(async () => {
-  s = await new TestServer({ guest: false }).start();
+  s = await new TestServer({ guest: false, env: { VMM_SHUTDOWN_TIMEOUT: '1' } }).start();
   for (const name of ['keep-a', 'keep-b', 'victim']) {
     const vm = await s.ok('POST', '/api/vms', { name, memoryMiB: 128, maxMemoryMiB: 128, nics: [] });
     ids.push(vm.id);
@@ -87,4 +87,25 @@ test('a server restart after a QEMU died while it was down reports that VM as cr
   const after = await s.ok('GET', `/api/vms/${id}`);
   assert.equal(after.state, 'crashed');
   assert.match(after.stateReason, /while the server was not running/);
+});
+
+test('an ACPI shutdown the guest ignores is reported, and force power-off is offered and works', async () => {
+  // No OS is running (the VM sits in firmware), so nothing answers the power button.
+  const id = ids[0];
+  await s.ok('POST', `/api/vms/${id}/start`);
+  const vm = await s.ok('POST', `/api/vms/${id}/shutdown`);
+  assert.equal(vm.state, 'shutting-down');
+  assert.equal(vm.shutdownIgnored, false);
+  const deadline = Date.now() + 10_000;
+  let now = vm;
+  while (!now.shutdownIgnored && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 200));
+    now = await s.ok('GET', `/api/vms/${id}`);
+  }
+  assert.equal(now.shutdownIgnored, true);
+  assert.equal(now.state, 'shutting-down');
+  assert.match(now.stateReason, /force/);
+  const off = await s.ok('POST', `/api/vms/${id}/poweroff`);
+  assert.equal(off.state, 'shutoff');
+  assert.equal(off.shutdownIgnored, false);
 });
