@@ -20,7 +20,9 @@ export function Field({ label, hint, error, errorTestId, className = '', childre
   const id = useId();
   const hintId = `${id}-hint`;
   const errId = `${id}-err`;
-  const describedBy = [hint ? hintId : null, error ? errId : null].filter(Boolean).join(' ') || undefined;
+  // The error replaces the hint: both at once mostly say the same thing twice.
+  const showHint = hint && !error;
+  const describedBy = [showHint ? hintId : null, error ? errId : null].filter(Boolean).join(' ') || undefined;
   const control = cloneElement(children, {
     id: (children.props.id as string | undefined) ?? id,
     'aria-invalid': error ? true : undefined,
@@ -33,7 +35,7 @@ export function Field({ label, hint, error, errorTestId, className = '', childre
         {label}
       </label>
       {control}
-      {hint && (
+      {showHint && (
         <p id={hintId} className="muted mt-1 text-xs">
           {hint}
         </p>

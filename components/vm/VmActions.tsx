@@ -42,7 +42,7 @@ export function VmActions({ vm, compact = false, showConsole = false, testIdSuff
   const consoleOk = vm.state === 'running' || vm.state === 'paused' || vm.state === 'starting';
 
   return (
-    <div className="flex flex-wrap items-center gap-1.5">
+    <div className={`flex flex-wrap items-center ${compact ? 'gap-1' : 'gap-1.5'}`}>
       {actions.map((a) => {
         const Icon = ICON[a];
         const prominent = a === 'poweroff' && vm.shutdownIgnored;

@@ -160,6 +160,7 @@ function VmRow({ vm, history, selected, onSelect }: { vm: VmView; history: numbe
         </Link>
         <span className="muted block text-xs md:hidden">
           {vm.vcpus} vCPU · {formatMiB(vm.memoryMiB)}
+          {running && history.length > 0 && ` · CPU ${Math.round(history[history.length - 1])}%`}
           {vm.pending.length > 0 && ' · changes pending'}
         </span>
         {vm.pending.length > 0 && <span className="muted hidden text-xs md:block">changes apply at next boot</span>}
@@ -175,7 +176,7 @@ function VmRow({ vm, history, selected, onSelect }: { vm: VmView; history: numbe
         {formatMiB(vm.memoryMiB)}
       </span>
       <span role="cell" className="col-start-2 md:col-start-auto" data-testid={`vm-cpu-${vm.name}`}>
-        {running ? <Sparkline values={history} label={`CPU use of ${vm.name}`} /> : <span className="muted text-xs">—</span>}
+        {running ? <Sparkline values={history} label={`CPU use of ${vm.name}`} className="w-20 md:w-24" valueClassName="hidden md:inline" /> : <span className="muted text-xs">—</span>}
       </span>
       <span role="cell" className="col-start-3 justify-self-end md:col-start-auto">
         <VmActions vm={vm} compact showConsole testIdSuffix={vm.name} />

@@ -58,7 +58,7 @@ export function StorageView() {
         {!volumes && !error && <p className="muted p-4 text-sm">Loading…</p>}
         {volumes && volumes.length === 0 && <p className="muted p-6 text-center text-sm">The pool is empty. Create a disk image above, or copy ISO images into the pool directory on the host.</p>}
         {volumes && volumes.length > 0 && (
-          <div className="overflow-x-auto">
+          <div className="relative overflow-x-auto">
             <table className="w-full min-w-[40rem] text-sm" data-testid="volume-list">
               <thead className="text-left text-xs tracking-wide text-slate-500 uppercase dark:text-slate-400">
                 <tr className="border-b border-slate-200 dark:border-slate-800">

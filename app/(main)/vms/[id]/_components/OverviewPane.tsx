@@ -51,8 +51,14 @@ export function OverviewPane({ vm, canEdit }: { vm: VmView; canEdit: boolean }) 
   const rt = vm.runtime;
   const started = rt ? Date.parse(rt.startedAt) : NaN;
   const argv = rt?.argv ?? [];
-  // One argument per line after the binary, virt-manager / proxmox style: easier to read and copy.
-  const cmdline = argv.length ? argv.map((a, i) => (i === 0 ? a : `  ${/[\s'"\\$]/.test(a) ? `'${a.replace(/'/g, `'\\''`)}'` : a}`)).join(' \\\n') : '';
+  // One option per line with its value (`-m 256M,…`), shell-quoted where needed: easier to read and to copy.
+  const quote = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
+  const lines: string[] = [];
+  argv.forEach((a, i) => {
+    if (i > 0 && !a.startsWith('-') && lines.length > 1 && argv[i - 1].startsWith('-')) lines[lines.length - 1] += ` ${quote(a)}`;
+    else lines.push(i === 0 ? quote(a) : `  ${quote(a)}`);
+  });
+  const cmdline = lines.join(' \\\n');
 
   return (
     <div className="space-y-4">

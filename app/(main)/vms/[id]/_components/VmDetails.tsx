@@ -97,6 +97,8 @@ export function VmDetails({ id, initialTab }: { id: string; initialTab: string }
 
   const select = useCallback((key: string) => {
     setSelected(key);
+    // On a phone the list is a horizontal strip: keep the chosen item in view.
+    requestAnimationFrame(() => document.querySelector(`[data-testid="hw-item-${key}"]`)?.scrollIntoView({ block: 'nearest', inline: 'nearest' }));
     const url = new URL(window.location.href);
     if (key === 'overview') url.searchParams.delete('tab');
     else url.searchParams.set('tab', key);
@@ -174,9 +176,9 @@ export function VmDetails({ id, initialTab }: { id: string; initialTab: string }
         </div>
       )}
 
-      <div className="grid gap-4 md:grid-cols-[15rem_minmax(0,1fr)]">
+      <div className="grid grid-cols-1 gap-4 md:grid-cols-[15rem_minmax(0,1fr)]">
         <nav aria-label="Hardware" className="md:self-start">
-          <ul className="-mx-3 flex gap-1 overflow-x-auto px-3 pb-1 md:mx-0 md:flex-col md:overflow-visible md:px-0 md:pb-0 card md:p-1.5">
+          <ul className="relative -mx-3 flex gap-1 overflow-x-auto px-3 pb-1 md:mx-0 md:flex-col md:overflow-visible md:px-0 md:pb-0 card md:p-1.5">
             {items.map((it) => {
               const active = it.key === current.key;
               const pend = it.fields.some((f) => pendingFields.has(f));
