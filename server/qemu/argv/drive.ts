@@ -98,7 +98,8 @@ export function diskDeviceProps(disk: Disk, where: DiskLocation, bootindex?: num
     drive: diskNodeNames(disk.id).fmt,
     serial: disk.id,
     bootindex,
-    'write-cache': disk.readonly ? undefined : CACHE_MODES[disk.cache].writeCache === 'off' ? 'off' : undefined,
+    // Only the non-default is spelled out; a read-only disk has no writes to cache.
+    'write-cache': !disk.readonly && CACHE_MODES[disk.cache].writeCache === 'off' ? 'off' : undefined,
   };
   let props: Record<string, OptValue | undefined>;
   if (where.bus === 'virtio') props = { driver: 'virtio-blk-pci', id: disk.id, ...where.placement, ...common };
