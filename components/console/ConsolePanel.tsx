@@ -129,7 +129,7 @@ export default function ConsolePanel({ vm, popout = false }: { vm: VmView; popou
                 <StartButton vm={vm} canEdit={canEdit} compact />
               </div>
             )}
-            <SerialConsole key={vm.id} vm={vm} viewOnly={!canEdit} popout={popout && live} />
+            <SerialConsole key={vm.id} vm={vm} viewOnly={!canEdit} live={live} popout={popout && live} />
           </>
         )}
       </div>

@@ -4,9 +4,9 @@
  *
  * The server replays the VM's recent serial output (up to 256 KiB) as the first message of every
  * connection, so a reload or a reconnect shows the history; the terminal is reset before each
- * connection so the replay does not double what is already on screen. The websocket stays open across
- * VM restarts (the server's serial reader follows QEMU), and only a lost connection (server restart,
- * network) makes it reconnect, with backoff and a fresh ticket. A stopped VM still shows its history.
+ * connection so the replay does not double what is already on screen. A lost connection (server
+ * restart, network, QEMU restart) reconnects with backoff and a fresh ticket. A stopped VM shows the
+ * output of its last run (GET /api/vms/{id}/serial) and connects when it starts.
  *
  * xterm.js and its fit addon are imported dynamically, like noVNC: only when the tab opens.
  *
@@ -17,10 +17,13 @@ import '@xterm/xterm/css/xterm.css';
 import type { Terminal } from '@xterm/xterm';
 import { useEffect, useRef, useState } from 'react';
 import type { VmView } from '@/lib/schemas';
-import { errorMessage } from '@/components/api';
+import { api, errorMessage } from '@/components/api';
 import { backoffMs, fetchTicket, STATUS_LABEL, wsUrl, type ConsoleStatus } from './connection';
 
-export function SerialConsole({ vm, viewOnly, popout = false }: { vm: VmView; viewOnly: boolean; popout?: boolean }) {
+/** What a stopped VM shows: the same history the websocket would replay. */
+const HISTORY_BYTES = 256 * 1024;
+
+export function SerialConsole({ vm, viewOnly, live, popout = false }: { vm: VmView; viewOnly: boolean; live: boolean; popout?: boolean }) {
   const hostRef = useRef<HTMLDivElement>(null);
   const [status, setStatus] = useState<ConsoleStatus>('connecting');
   const [error, setError] = useState<string | null>(null);
@@ -44,8 +47,20 @@ export function SerialConsole({ vm, viewOnly, popout = false }: { vm: VmView; vi
       timer = setTimeout(connect, backoffMs(attempt));
     };
 
+    // No QEMU: no websocket (tickets need a running VM), just the output of the last run.
+    const showHistory = async () => {
+      setStatus('disconnected');
+      try {
+        const text = await api<string>('GET', `/api/vms/${encodeURIComponent(vm.id)}/serial?tail=${HISTORY_BYTES}`, undefined, { text: true, signal: ac.signal });
+        if (!cancelled) term?.write(text);
+      } catch (e) {
+        if (!cancelled && (e as Error).name !== 'AbortError') setError(errorMessage(e));
+      }
+    };
+
     const connect = async () => {
       if (cancelled || !term) return;
+      if (!live) return void showHistory();
       setStatus(attempt === 0 ? 'connecting' : 'reconnecting');
       let url: string;
       try {
@@ -120,7 +135,7 @@ export function SerialConsole({ vm, viewOnly, popout = false }: { vm: VmView; vi
       sock?.close();
       term?.dispose();
     };
-  }, [vm.id]);
+  }, [vm.id, live]);
 
   return (
     <div className={`flex min-h-0 flex-col bg-slate-950 ${popout ? 'h-full' : 'rounded-lg border border-slate-800'}`}>
