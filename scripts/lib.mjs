@@ -56,5 +56,5 @@ export function ensureBuild() {
   const sources = Math.max(...['app', 'components', 'lib', 'public'].map((d) => newestMtime(path.join(ROOT, d))), mtime(path.join(ROOT, 'next.config.js')));
   if (fs.existsSync(buildId) && mtime(buildId) >= sources) return;
   console.log('setup: building the web UI (next build)');
-  mustRun(process.execPath, [path.join(ROOT, 'node_modules', 'next', 'dist', 'bin', 'next'), 'build']);
+  mustRun(process.execPath, [path.join(ROOT, 'node_modules', 'next', 'dist', 'bin', 'next'), 'build'], { env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1' } });
 }

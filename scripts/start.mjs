@@ -11,7 +11,7 @@ mustRun(process.execPath, [path.join(ROOT, 'scripts', 'preflight.mjs')]);
 ensureDeps();
 ensureBuild();
 
-const env = { ...process.env, NODE_ENV: 'production', VMM_DATA_DIR: process.env.VMM_DATA_DIR ?? path.join(ROOT, 'data') };
+const env = { ...process.env, NODE_ENV: 'production', NEXT_TELEMETRY_DISABLED: '1', VMM_DATA_DIR: process.env.VMM_DATA_DIR ?? path.join(ROOT, 'data') };
 const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'server', 'index.ts')], { stdio: 'inherit', cwd: ROOT, env });
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

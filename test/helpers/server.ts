@@ -53,6 +53,7 @@ export class TestServer {
       VMM_UI: this.opts.ui ? '1' : '0',
       VMM_SHUTDOWN_TIMEOUT: '30',
       NODE_ENV: 'production',
+      NEXT_TELEMETRY_DISABLED: '1',
       ...this.opts.env,
     };
     this.output = '';
