@@ -91,6 +91,26 @@ function backVolumes(config: VmConfig, dir: string): (ref: string) => string {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * QEMU creates the socket file at bind() and listens a moment later, so a connect right after the
+ * file appears can be refused: retry (as process.ts does) until QEMU answers or exits.
+ */
+async function connectWhenListening(sock: string, child: ChildProcess, stderr: () => string): Promise<QmpClient> {
+  let last: unknown;
+  for (let n = 0; n < 400; n++) {
+    if (child.exitCode !== null) break;
+    if (fs.existsSync(sock)) {
+      try {
+        return await QmpClient.connect(sock);
+      } catch (e) {
+        last = e;
+      }
+    }
+    await sleep(25);
+  }
+  return assert.fail(`QEMU did not start: ${stderr()} ${(last as Error)?.message ?? ''}`);
+}
+
 const cases = fs.existsSync(FIXTURES) ? fs.readdirSync(FIXTURES).sort() : [];
 
 for (const [i, name] of cases.entries()) {
@@ -118,12 +138,7 @@ for (const [i, name] of cases.entries()) {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     });
 
-    for (let n = 0; n < 400 && !fs.existsSync(paths.qmp); n++) {
-      if (child.exitCode !== null) break;
-      await sleep(25);
-    }
-    assert.ok(fs.existsSync(paths.qmp), `QEMU did not start: ${stderr}`);
-    const q = await QmpClient.connect(paths.qmp);
+    const q = await connectWhenListening(paths.qmp, child, () => stderr);
     try {
       assert.equal((await q.execute('query-status')).status, 'prelaunch');
 
