@@ -88,7 +88,15 @@ function add(c) {
   totals.failures.push(...(c.failures ?? []));
 }
 
+/** The whole tree (server, tests, pages) must type-check; counted as one test. */
+function typecheckStage() {
+  console.log('\n=== typecheck: tsc --noEmit ===');
+  const code = run(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '--noEmit', '-p', 'tsconfig.json']);
+  add(code === 0 ? { passed: 1, failed: 0, skipped: 0, failures: [] } : { passed: 0, failed: 1, skipped: 0, failures: ['typecheck: tsc --noEmit reported errors'] });
+}
+
 for (const stage of stages) {
+  if (stage === 'unit') typecheckStage();
   if (stage === 'unit') nodeStage('unit', listTests('test/unit', '.test.ts'), 2);
   else if (stage === 'integration') nodeStage('integration', listTests('test/integration', '.test.ts'), 2);
   else if (stage === 'e2e') e2eStage();
