@@ -21,6 +21,7 @@ import { VmManager } from './vm/manager';
 import { Router, sendJson } from './http/router';
 import { buildOpenApi } from './http/openapi';
 import { vmRoutes } from './api/vms';
+import { hotplugRoutes } from './api/hotplug';
 import { authRoutes, hostRoutes, poolRoutes } from './api/system';
 import { consoleRoutes } from './api/console';
 import { EventHub } from './ws/events';
@@ -67,7 +68,7 @@ async function main(): Promise<void> {
     originAllowed,
     onError: (err, req) => log.error(`${req.method} ${req.url}: ${(err as Error)?.stack ?? String(err)}`),
   });
-  router.add(...authRoutes(auth, !!cfg.tls), ...hostRoutes(host), ...vmRoutes(vms, serial), ...consoleRoutes(vms, tickets), ...poolRoutes(pools, vms));
+  router.add(...authRoutes(auth, !!cfg.tls), ...hostRoutes(host), ...hotplugRoutes(vms), ...vmRoutes(vms, serial), ...consoleRoutes(vms, tickets), ...poolRoutes(pools, vms));
   const openapi = buildOpenApi(router.list(), VERSION);
 
   type PageHandler = (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void>;

@@ -170,6 +170,36 @@ export const PendingChangeSchema = z.object({
   reason: z.string(),
 });
 
+/**
+ * The live state of one device of a running VM (hotplug, issue 5):
+ * - live: the running QEMU has it exactly as configured;
+ * - pending: the stored config and the running VM disagree (added, removed or changed); it applies
+ *   at next boot, and `reason` says why it was not done live;
+ * - unplugging: removal was requested (device_del) and the guest has not released it yet.
+ * Keys are QEMU device ids: disk and NIC ids, cd0, cpuN (vCPU slot N), dimmN.
+ */
+export const DeviceStateSchema = z.object({
+  kind: z.enum(['disk', 'nic', 'cdrom', 'cpu', 'dimm']),
+  state: z.enum(['live', 'pending', 'unplugging']),
+  /** For pending: what the next boot does to this device. */
+  action: z.enum(['add', 'remove', 'change']).optional(),
+  reason: z.string().optional(),
+});
+export type DeviceState = z.infer<typeof DeviceStateSchema>;
+
+/** What the running QEMU has right now (the stored config is what the next boot gets). */
+export const LiveSummarySchema = z.object({
+  vcpus: z.int(),
+  maxVcpus: z.int(),
+  memoryMiB: z.int(),
+  maxMemoryMiB: z.int(),
+  balloonMiB: z.int().nullable(),
+  cdrom: z.string().nullable(),
+  /** Free hotplug slots: PCIe root ports (q35; null on pc, where pci.0 takes devices directly) and DIMM slots. */
+  freePorts: z.int().nullable(),
+  freeDimmSlots: z.int(),
+});
+
 export const VmViewSchema = z.object({
   ...hardwareShape,
   id: uuid,
@@ -191,6 +221,10 @@ export const VmViewSchema = z.object({
       cpuPercent: z.number().nullable(),
     })
     .nullable(),
+  /** Per-device live/pending/unplugging state; present while the VM runs. */
+  devices: z.record(z.string(), DeviceStateSchema).optional(),
+  /** The running hardware (vCPUs, memory, headroom); present while the VM runs. */
+  live: LiveSummarySchema.optional(),
 });
 export type VmView = z.infer<typeof VmViewSchema>;
 

@@ -110,6 +110,8 @@ export function patchVm(m: VmManager, id: string, patch: PatchVm): Promise<VmVie
       throw new ApiError('VALIDATION_FAILED', `${i.message} (body.${i.path.join('.')})`, { issues: parsed.error.issues.map((x) => ({ path: x.path, message: x.message })) });
     }
     checkConfig(m, parsed.data);
+    // A running VM gets what can be applied live now (hotplug); the rest is pending with a reason.
+    await m.hotplug.applyPatch(id, patch, parsed.data);
     m.store.save(parsed.data);
     m.announce(id);
     return m.view(id);

@@ -17,6 +17,9 @@ import type { StoragePools } from '../storage/pool';
 import type { VmStore } from '../store/vmstore';
 import { ensureDir, writeJsonAtomic } from '../store/atomic';
 import { KeyedLock } from './lock';
+import { HotplugService } from './hotplug/service';
+import { deviceStates, liveSummary } from './hotplug/view';
+import { log } from '../log';
 import { liveHardware, pendingChanges } from './pending';
 import { readLiveRecord, VmRuntime } from './runtime';
 
@@ -42,6 +45,8 @@ export class VmManager extends EventEmitter {
   readonly lock = new KeyedLock();
   /** VMs to start again once they reach shutoff (reboot = ACPI shutdown + start, like Proxmox). */
   private readonly restartAfterShutdown = new Set<string>();
+  /** Live changes to running VMs (vCPUs, memory, disks, NICs, CD-ROM): server/vm/hotplug. */
+  readonly hotplug: HotplugService;
 
   constructor(
     readonly cfg: ServerConfig,
@@ -51,6 +56,7 @@ export class VmManager extends EventEmitter {
     readonly serial: SerialHub,
   ) {
     super();
+    this.hotplug = new HotplugService(this);
   }
 
   paths(id: string): RunPaths {
@@ -76,6 +82,7 @@ export class VmManager extends EventEmitter {
       shutdownIgnored: rt?.shutdownIgnored ?? false,
       pending: rt ? pendingChanges(c, rt.record.live, rt.record.pendingReasons) : [],
       runtime: rt ? { pid: rt.pid, startedAt: rt.record.startedAt, accel: rt.record.accel, argv: rt.record.argv, cpuPercent: rt.cpuPercent } : null,
+      ...(rt ? { devices: deviceStates(c, rt.record), live: liveSummary(rt.record) } : {}),
     } as VmView;
   }
 
@@ -130,6 +137,9 @@ export class VmManager extends EventEmitter {
           this.runtimes.set(c.id, rt);
           this.serial.attach(c.id, p.serial);
           await rt.refresh();
+          this.hotplug.watch(rt);
+          // Events missed while we were away are not replayed: re-read the hardware (QMP.md §9).
+          await this.hotplug.reconcile(c.id).catch((e: Error) => log.warn(`hotplug: reconciling ${c.name} failed: ${e.message}`));
           reattached.push(c.id);
         } catch (e) {
           // Alive but not answering: kill it rather than risk it running twice (libvirt does the same).
@@ -264,6 +274,7 @@ export class VmManager extends EventEmitter {
       rt.persist();
       const qmp = await connectWhenReady(p, pid);
       rt.attach(qmp);
+      this.hotplug.watch(rt);
       this.serial.attach(id, p.serial);
       // QEMU drops serial output nobody reads: let the reader connect before the guest runs.
       for (let i = 0; i < 100 && !this.serial.isConnected(id); i++) await new Promise((r) => setTimeout(r, 10));

@@ -14,6 +14,7 @@ import type { RunPaths } from '../qemu/paths';
 import { cleanRunDir, ensureDead, isAlive, logTail } from '../qemu/process';
 import { writeJsonAtomic } from '../store/atomic';
 import type { HardwareField } from './pending';
+import { HotplugStateSchema } from './hotplug/state';
 
 export type RuntimeStatus = 'starting' | 'running' | 'paused' | 'shutting-down' | 'stopping';
 
@@ -24,6 +25,8 @@ export const LiveRecordSchema = z.object({
   argv: z.array(z.string()),
   live: HardwareSchema,
   pendingReasons: z.record(z.string(), z.string()).default({}),
+  /** Hotplug bookkeeping (ports, unplugs in progress, ...); derived from argv on first use. */
+  hotplug: HotplugStateSchema.optional(),
 });
 export type LiveRecord = z.infer<typeof LiveRecordSchema>;
 
