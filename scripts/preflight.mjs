@@ -2,7 +2,8 @@
 /**
  * Preflight: makes sure the host has what the server (and, with --test, the test suite) needs.
  * As root on Debian it installs missing packages with apt-get, printing each command first;
- * otherwise it prints the exact command to run and exits non-zero. Spawns with argument arrays.
+ * otherwise it prints the exact command to run and exits non-zero. As root it also creates the
+ * unprivileged user QEMU runs as (vmm-qemu). Spawns with argument arrays.
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -51,6 +52,28 @@ if (forTests) {
     ['procps', 'ps'],
   );
 }
+
+/**
+ * When the server runs as root, every QEMU drops to this unprivileged user (-runas). Create it if
+ * it is missing: a system user with no home and no login shell.
+ */
+const qemuUser = process.env.VMM_QEMU_USER || 'vmm-qemu';
+function ensureQemuUser() {
+  if (process.getuid?.() !== 0) return;
+  if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(qemuUser)) {
+    console.error(`preflight: VMM_QEMU_USER="${qemuUser}" is not a plain user name`);
+    process.exit(1);
+  }
+  if (spawnSync('getent', ['passwd', qemuUser], { encoding: 'utf8' }).status === 0) return;
+  const args = ['useradd', '--system', '--no-create-home', '--shell', '/usr/sbin/nologin', qemuUser];
+  console.log(`preflight: creating the unprivileged QEMU user: ${args.join(' ')}`);
+  const r = spawnSync(args[0], args.slice(1), { stdio: 'inherit' });
+  if (r.status !== 0) {
+    console.error(`preflight: could not create the user; run: ${args.join(' ')}`);
+    process.exit(1);
+  }
+}
+ensureQemuUser();
 
 const isDebian = fs.existsSync('/etc/debian_version');
 const missing = wanted.filter(([pkg, cmd]) => (cmd ? !which(cmd) : !(isDebian && dpkgInstalled(pkg)))).map(([pkg]) => pkg);

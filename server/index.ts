@@ -26,7 +26,14 @@ import { authRoutes, hostRoutes, poolRoutes } from './api/system';
 import { consoleRoutes } from './api/console';
 import { EventHub } from './ws/events';
 import { makeUpgradeHandler } from './ws/upgrade';
-import { makeOriginCheck, pageNeedsAuth, securityHeaders } from './http/security';
+import { makeOriginCheck, pageNeedsAuth, preparePageRequest, securityHeaders } from './http/security';
+import { Access } from './auth/access';
+import { limits } from './auth/limits';
+import { openPathForQemu, qemuIdentity, runningAsRoot } from './auth/qemu-user';
+import { AuditLog, recordCall } from './audit/audit';
+import { adminRoutes } from './api/admin';
+import { auditVmId, makeGuard } from './http/guard';
+import { ConsoleRegistry, makeKicker } from './ws/registry';
 import { log } from './log';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -61,14 +68,35 @@ async function main(): Promise<void> {
   const { reattached, crashed } = await vms.reattachAll();
   log.info(`reattached ${reattached.length} running VM(s) in ${Math.round(performance.now() - t0)} ms; ${crashed.length} found dead`);
 
+  if (runningAsRoot()) {
+    // QEMU drops to an unprivileged user; it must be able to reach the pool and run dirs.
+    try {
+      const q = qemuIdentity()!;
+      openPathForQemu([cfg.dataDir, cfg.runDir, cfg.poolsDir, pools.poolDir('default')], q);
+      log.info(`running as root: each QEMU runs as "${q.name}" (uid ${q.uid}) under its seccomp sandbox`);
+    } catch (e) {
+      log.warn(`${(e as Error).message}; VMs cannot start until it exists`);
+    }
+  }
+
   const tickets = new TicketStore();
   const originAllowed = makeOriginCheck(cfg.allowedOrigins, !!cfg.tls);
+  const audit = new AuditLog(db);
+  const access = new Access(db, vms);
+  vms.on('vm-deleted', (id: string) => access.forgetVm(id));
+  const canSeeVm = access.canSeeVm.bind(access);
+  const events = new EventHub(vms, canSeeVm);
+  const consoles = new ConsoleRegistry();
+  const kick = makeKicker(events, consoles);
   const router = new Router({
     authenticate: (req) => auth.authenticate(req),
     originAllowed,
     onError: (err, req) => log.error(`${req.method} ${req.url}: ${(err as Error)?.stack ?? String(err)}`),
+    guard: makeGuard({ access, auth, pools, isRunning: (id) => vms.runtimes.has(id) }),
+    onFinish: (call) => recordCall(audit, call, auditVmId),
   });
-  router.add(...authRoutes(auth, !!cfg.tls), ...hostRoutes(host), ...hotplugRoutes(vms), ...vmRoutes(vms, serial), ...consoleRoutes(vms, tickets), ...poolRoutes(pools, vms));
+  router.add(...adminRoutes({ auth, access, audit, vms, kick, consoles, refreshEvents: (uid) => events.refreshUser(uid) }));
+  router.add(...authRoutes({ auth, secure: !!cfg.tls, canSeeVm, kick }), ...hostRoutes(host), ...hotplugRoutes(vms), ...vmRoutes(vms, serial), ...consoleRoutes(vms, tickets), ...poolRoutes(pools, vms, access));
   const openapi = buildOpenApi(router.list(), VERSION);
 
   type PageHandler = (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void>;
@@ -83,7 +111,6 @@ async function main(): Promise<void> {
     nextUpgrade = (req, socket, head) => void up(req, socket, head);
   }
 
-  const events = new EventHub(vms);
   const onRequest = async (req: http.IncomingMessage, res: http.ServerResponse) => {
     securityHeaders(res, !!cfg.tls);
     const url = new URL(req.url ?? '/', 'http://localhost');
@@ -107,6 +134,7 @@ async function main(): Promise<void> {
         sendJson(res, 404, { code: 'NOT_FOUND', message: 'The web UI is disabled (VMM_UI=0)' });
         return;
       }
+      preparePageRequest(req, res, { dev: cfg.dev, tls: !!cfg.tls });
       await nextHandler(req, res);
     } catch (err) {
       router.sendError(res, err, req);
@@ -118,7 +146,13 @@ async function main(): Promise<void> {
     : http.createServer(onRequest);
   server.headersTimeout = 20_000;
   server.requestTimeout = 120_000;
-  server.on('upgrade', makeUpgradeHandler({ auth, originAllowed, events, vms, tickets, serial, next: nextUpgrade }));
+  server.on(
+    'upgrade',
+    makeUpgradeHandler({
+      auth, originAllowed, events, vms, tickets, serial, next: nextUpgrade,
+      canSeeVm, consoles, maxConsolesPerUser: limits().maxConsolesPerUser, audit: (r) => audit.record(r),
+    }),
+  );
   server.on('clientError', (_err, socket) => socket.destroy());
 
   await new Promise<void>((resolve) => server.listen(cfg.port, cfg.host, resolve));

@@ -1,19 +1,35 @@
 /**
  * Authentication: users, browser sessions and API tokens. Session ids and tokens are random
  * secrets handed to the client once; only their SHA-256 is stored, so a copy of the database
- * does not let anyone log in. Every request and websocket upgrade goes through `authenticate`.
+ * does not let anyone log in. Every request and websocket upgrade goes through `authenticate`,
+ * which reads the user row each time: disabling a user, changing a role or revoking a token takes
+ * effect on the very next request (open websockets are closed by the caller, see api/admin.ts).
+ *
+ * A token carries a role (never above its owner's, and capped again at every use by the owner's
+ * current role) and optionally one VM it is limited to.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Db } from '../store/db';
 import { ApiError } from '../../lib/errors';
+import { ROLE_RANK, type Role } from '../../lib/schemas/auth';
 import { dummyPasswordHash, hashPassword, randomSecret, sha256, verifyPassword } from './passwords';
 import { RateLimiter } from './ratelimit';
 
-export type Role = 'admin' | 'operator' | 'viewer';
+export type { Role };
+
 export interface User {
   id: number;
   username: string;
+  /** Effective role: the account's role, capped by the token's for token requests. */
   role: Role;
+  /** The account's own role (differs from `role` only for a token with a lower role). */
+  accountRole?: Role;
+  /** Set for requests authenticated by an API token. */
+  tokenId?: number | null;
+  /** A token limited to one VM: the request may see and touch only it. */
+  vmScope?: string | null;
+  /** SHA-256 of the session id for cookie requests: logout closes that session's websockets. */
+  sessionKey?: string | null;
 }
 
 export const SESSION_COOKIE = 'vmm_session';
@@ -21,8 +37,9 @@ export const SESSION_COOKIE = 'vmm_session';
 export const SESSION_IDLE_MS = 8 * 60 * 60 * 1000;
 /** No session lives longer than this, used or not. */
 export const SESSION_ABSOLUTE_MS = 7 * 24 * 60 * 60 * 1000;
-/** last_seen_at is written at most this often, so reads don't turn into writes. */
+/** last_seen_at / last_used_at are written at most this often, so reads don't turn into writes. */
 const TOUCH_EVERY_MS = 60 * 1000;
+const TOKEN_TOUCH_EVERY_MS = 10 * 1000;
 
 interface UserRow {
   id: number;
@@ -30,7 +47,76 @@ interface UserRow {
   password_hash: string;
   role: Role;
   disabled: number;
+  created_at: string;
+  max_vms: number | null;
+  max_running: number | null;
 }
+
+export interface UserRecord {
+  id: number;
+  username: string;
+  role: Role;
+  disabled: boolean;
+  createdAt: string;
+  maxVms: number | null;
+  maxRunning: number | null;
+}
+
+interface TokenRow {
+  id: number;
+  user_id: number;
+  username: string;
+  name: string;
+  role: Role | null;
+  owner_role: Role;
+  vm_id: string | null;
+  created_at: string;
+  last_used_at: string | null;
+  last_ip: string | null;
+  expires_at: number | null;
+  revoked: number;
+}
+
+export interface TokenRecord {
+  id: number;
+  userId: number;
+  name: string;
+  username: string;
+  role: Role;
+  vmId: string | null;
+  createdAt: string;
+  lastUsedAt: string | null;
+  lastUsedIp: string | null;
+  expiresAt: string | null;
+  revoked: boolean;
+}
+
+export function minRole(a: Role, b: Role): Role {
+  return ROLE_RANK[a] <= ROLE_RANK[b] ? a : b;
+}
+
+function toRecord(r: UserRow): UserRecord {
+  return { id: r.id, username: r.username, role: r.role, disabled: !!r.disabled, createdAt: r.created_at, maxVms: r.max_vms, maxRunning: r.max_running };
+}
+
+function tokenRecord(r: TokenRow): TokenRecord {
+  return {
+    id: r.id,
+    userId: r.user_id,
+    name: r.name,
+    username: r.username,
+    role: minRole(r.role ?? r.owner_role, r.owner_role),
+    vmId: r.vm_id,
+    createdAt: r.created_at,
+    lastUsedAt: r.last_used_at,
+    lastUsedIp: r.last_ip,
+    expiresAt: r.expires_at === null ? null : new Date(r.expires_at).toISOString(),
+    revoked: !!r.revoked,
+  };
+}
+
+const TOKEN_SELECT = `SELECT t.id, t.user_id, u.username, t.name, t.role, u.role AS owner_role, t.vm_id, t.created_at, t.last_used_at,
+  t.last_ip, t.expires_at, t.revoked FROM api_tokens t JOIN users u ON u.id = t.user_id`;
 
 export class Auth {
   private readonly loginLimiter = new RateLimiter({ max: 10, windowMs: 60_000 });
@@ -46,13 +132,82 @@ export class Auth {
     return password ? null : pw;
   }
 
-  async createUser(username: string, password: string, role: Role): Promise<User> {
+  async createUser(username: string, password: string, role: Role, quota: { maxVms?: number | null; maxRunning?: number | null } = {}): Promise<UserRecord> {
     const hash = await hashPassword(password);
-    const info = this.db
-      .prepare('INSERT INTO users (username, password_hash, role, created_at) VALUES (?, ?, ?, ?)')
-      .run(username, hash, role, new Date(this.now()).toISOString());
-    return { id: Number(info.lastInsertRowid), username, role };
+    try {
+      const info = this.db
+        .prepare('INSERT INTO users (username, password_hash, role, created_at, max_vms, max_running) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(username, hash, role, new Date(this.now()).toISOString(), quota.maxVms ?? null, quota.maxRunning ?? null);
+      return this.requireUser(Number(info.lastInsertRowid));
+    } catch (e) {
+      if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
+        throw new ApiError('NAME_TAKEN', `A user named "${username}" already exists`, { issues: [{ path: ['username'], message: 'This name is taken' }] });
+      }
+      throw e;
+    }
   }
+
+  // ---- users (admin) --------------------------------------------------------------------------
+
+  listUsers(): UserRecord[] {
+    return (this.db.prepare('SELECT * FROM users ORDER BY username').all() as UserRow[]).map(toRecord);
+  }
+
+  getUser(id: number): UserRecord | null {
+    const row = this.db.prepare('SELECT * FROM users WHERE id = ?').get(id) as UserRow | undefined;
+    return row ? toRecord(row) : null;
+  }
+
+  requireUser(id: number): UserRecord {
+    const u = this.getUser(id);
+    if (!u) throw new ApiError('NOT_FOUND', 'No such user');
+    return u;
+  }
+
+  /** Changes role / disabled / quotas. Refuses to leave the server without an enabled admin. */
+  updateUser(id: number, patch: { role?: Role; disabled?: boolean; maxVms?: number | null; maxRunning?: number | null }): UserRecord {
+    this.requireUser(id);
+    return this.db.transaction(() => {
+      if (patch.role !== undefined) this.db.prepare('UPDATE users SET role = ? WHERE id = ?').run(patch.role, id);
+      if (patch.disabled !== undefined) this.db.prepare('UPDATE users SET disabled = ? WHERE id = ?').run(patch.disabled ? 1 : 0, id);
+      if (patch.maxVms !== undefined) this.db.prepare('UPDATE users SET max_vms = ? WHERE id = ?').run(patch.maxVms, id);
+      if (patch.maxRunning !== undefined) this.db.prepare('UPDATE users SET max_running = ? WHERE id = ?').run(patch.maxRunning, id);
+      const admins = (this.db.prepare("SELECT COUNT(*) AS n FROM users WHERE role = 'admin' AND disabled = 0").get() as { n: number }).n;
+      if (admins === 0) throw new ApiError('INVALID_STATE', 'This would leave no enabled admin; make another user admin first');
+      if (patch.disabled) this.killSessions(id);
+      return this.requireUser(id);
+    })();
+  }
+
+  async resetPassword(id: number, password: string): Promise<void> {
+    this.requireUser(id);
+    const hash = await hashPassword(password);
+    this.db.transaction(() => {
+      this.db.prepare('UPDATE users SET password_hash = ? WHERE id = ?').run(hash, id);
+      this.killSessions(id);
+    })();
+  }
+
+  /** A user changing their own password: proves the current one; ends their other sessions. */
+  async changePassword(user: User, current: string, next: string): Promise<void> {
+    const row = this.db.prepare('SELECT * FROM users WHERE id = ?').get(user.id) as UserRow | undefined;
+    if (!row || !(await verifyPassword(current, row.password_hash))) throw new ApiError('BAD_CREDENTIALS', 'The current password is wrong');
+    const hash = await hashPassword(next);
+    this.db.transaction(() => {
+      this.db.prepare('UPDATE users SET password_hash = ? WHERE id = ?').run(hash, user.id);
+      this.db.prepare('DELETE FROM sessions WHERE user_id = ? AND id_hash != ?').run(user.id, user.sessionKey ?? '');
+    })();
+  }
+
+  killSessions(userId: number): number {
+    return this.db.prepare('DELETE FROM sessions WHERE user_id = ?').run(userId).changes;
+  }
+
+  sessionCount(userId: number): number {
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM sessions WHERE user_id = ?').get(userId) as { n: number }).n;
+  }
+
+  // ---- login / sessions -----------------------------------------------------------------------
 
   /** Checks a password; throws BAD_CREDENTIALS or RATE_LIMITED. Same work whether or not the user exists. */
   async login(username: string, password: string, ip: string): Promise<{ user: User; sessionId: string }> {
@@ -71,11 +226,14 @@ export class Auth {
     const sessionId = randomSecret(32);
     const t = this.now();
     this.db.prepare('INSERT INTO sessions (id_hash, user_id, created_at, last_seen_at, ip) VALUES (?, ?, ?, ?, ?)').run(sha256(sessionId), row.id, t, t, ip);
-    return { user: { id: row.id, username: row.username, role: row.role }, sessionId };
+    return { user: { id: row.id, username: row.username, role: row.role, accountRole: row.role, sessionKey: sha256(sessionId) }, sessionId };
   }
 
-  logout(sessionId: string): void {
-    this.db.prepare('DELETE FROM sessions WHERE id_hash = ?').run(sha256(sessionId));
+  /** Ends a session; returns its key (to close its websockets). */
+  logout(sessionId: string): string {
+    const key = sha256(sessionId);
+    this.db.prepare('DELETE FROM sessions WHERE id_hash = ?').run(key);
+    return key;
   }
 
   userForSession(sessionId: string): User | null {
@@ -92,33 +250,83 @@ export class Auth {
       return null;
     }
     if (t - row.last_seen_at > TOUCH_EVERY_MS) this.db.prepare('UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?').run(t, row.id_hash);
-    return { id: row.id, username: row.username, role: row.role };
+    return { id: row.id, username: row.username, role: row.role, accountRole: row.role, sessionKey: row.id_hash };
   }
 
-  createToken(user: User, name: string): { token: string; id: number } {
+  // ---- API tokens -----------------------------------------------------------------------------
+
+  /** The caller (api/system.ts) has checked that `vmId` is visible to the owner. */
+  createToken(owner: User, opts: { name: string; role?: Role; vmId?: string | null; expiresInDays?: number | null }): { token: string; record: TokenRecord } {
+    const ownerRole = owner.accountRole ?? owner.role;
+    const role = opts.role ?? ownerRole;
+    if (ROLE_RANK[role] > ROLE_RANK[ownerRole]) throw new ApiError('FORBIDDEN', `A token cannot have more rights than its owner (${ownerRole})`);
     const token = `vmm_${randomSecret(32)}`;
+    const expiresAt = opts.expiresInDays ? this.now() + opts.expiresInDays * 86_400_000 : null;
     const info = this.db
-      .prepare('INSERT INTO api_tokens (token_hash, user_id, name, created_at) VALUES (?, ?, ?, ?)')
-      .run(sha256(token), user.id, name, new Date(this.now()).toISOString());
-    return { token, id: Number(info.lastInsertRowid) };
+      .prepare('INSERT INTO api_tokens (token_hash, user_id, name, created_at, role, vm_id, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(sha256(token), owner.id, opts.name, new Date(this.now()).toISOString(), role, opts.vmId ?? null, expiresAt);
+    return { token, record: this.getToken(Number(info.lastInsertRowid))! };
   }
 
-  userForToken(token: string): User | null {
+  getToken(id: number): TokenRecord | null {
+    const row = this.db.prepare(`${TOKEN_SELECT} WHERE t.id = ?`).get(id) as TokenRow | undefined;
+    return row ? tokenRecord(row) : null;
+  }
+
+  listTokens(userId: number | null): TokenRecord[] {
+    const rows = (userId === null
+      ? this.db.prepare(`${TOKEN_SELECT} ORDER BY t.id DESC`).all()
+      : this.db.prepare(`${TOKEN_SELECT} WHERE t.user_id = ? ORDER BY t.id DESC`).all(userId)) as TokenRow[];
+    return rows.map(tokenRecord);
+  }
+
+  tokenCount(userId: number): number {
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM api_tokens WHERE user_id = ? AND revoked = 0').get(userId) as { n: number }).n;
+  }
+
+  /** Marks a token revoked (it stays listed, for the record). */
+  revokeToken(id: number): TokenRecord {
+    const t = this.getToken(id);
+    if (!t) throw new ApiError('NOT_FOUND', 'No such token');
+    this.db.prepare('UPDATE api_tokens SET revoked = 1 WHERE id = ?').run(id);
+    return { ...t, revoked: true };
+  }
+
+  userForToken(token: string, ip?: string): User | null {
+    if (token.length > 200) return null;
     const row = this.db
       .prepare(
-        `SELECT t.id AS token_id, u.id, u.username, u.role, u.disabled FROM api_tokens t JOIN users u ON u.id = t.user_id
-         WHERE t.token_hash = ? AND t.revoked = 0`,
+        `SELECT t.id AS token_id, t.role AS token_role, t.vm_id, t.expires_at, t.last_used_at, t.last_ip,
+                u.id, u.username, u.role, u.disabled
+         FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ? AND t.revoked = 0`,
       )
-      .get(sha256(token)) as (UserRow & { token_id: number }) | undefined;
+      .get(sha256(token)) as
+      | (UserRow & { token_id: number; token_role: Role | null; vm_id: string | null; expires_at: number | null; last_used_at: string | null; last_ip: string | null })
+      | undefined;
     if (!row || row.disabled) return null;
-    this.db.prepare('UPDATE api_tokens SET last_used_at = ? WHERE id = ?').run(new Date(this.now()).toISOString(), row.token_id);
-    return { id: row.id, username: row.username, role: row.role };
+    const t = this.now();
+    if (row.expires_at !== null && t >= row.expires_at) return null;
+    const last = row.last_used_at ? Date.parse(row.last_used_at) : 0;
+    if (t - last > TOKEN_TOUCH_EVERY_MS || (ip && ip !== row.last_ip)) {
+      this.db.prepare('UPDATE api_tokens SET last_used_at = ?, last_ip = ? WHERE id = ?').run(new Date(t).toISOString(), ip ?? row.last_ip, row.token_id);
+    }
+    return {
+      id: row.id,
+      username: row.username,
+      role: minRole(row.token_role ?? row.role, row.role),
+      accountRole: row.role,
+      tokenId: row.token_id,
+      vmScope: row.vm_id,
+    };
   }
 
   /** Who is making this request: a session cookie or a bearer token. Null when neither is valid. */
   authenticate(req: IncomingMessage): User | null {
     const authz = req.headers.authorization;
-    if (authz?.startsWith('Bearer ')) return this.userForToken(authz.slice(7).trim());
+    if (authz !== undefined) {
+      // A malformed Authorization header is a failed login, not a fallback to the cookie.
+      return authz.startsWith('Bearer ') ? this.userForToken(authz.slice(7).trim(), req.socket.remoteAddress) : null;
+    }
     const sid = readCookie(req, SESSION_COOKIE);
     return sid ? this.userForSession(sid) : null;
   }

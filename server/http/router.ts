@@ -3,6 +3,12 @@
  * body, response); the router parses input with them at the boundary, turns every failure into
  * `{code, message, detail}` with a stable code, enforces auth and the Origin check, and the same
  * declarations generate /api/openapi.json. Handlers only ever see typed, validated input.
+ *
+ * Order of the checks, so that each answer reveals no more than the caller may know:
+ *   credentials (401) → method (405) → Origin on mutations (403) → role (403) → path params (400)
+ *   → per-object access, e.g. the VM grant (404, see http/guard.ts) → query, body (400/413/415)
+ *   → quotas and references in the body → handler.
+ * Every mutating call, whatever its outcome, is reported once to `onFinish` (the audit log).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
@@ -19,6 +25,44 @@ export interface RouteContext<P, Q, B> {
   query: Q;
   body: B;
   ip: string;
+  /** What the audit entry should say beyond the request itself; handlers may fill it in. */
+  audit: AuditNote;
+}
+
+export interface AuditNote {
+  /** The VM the call was about (defaults to the {id} of /api/vms/{id}/...). */
+  vmId?: string | null;
+  /** For calls made before anyone is signed in (login): who it claimed to be. */
+  actor?: string | null;
+  /** Extra facts worth keeping (e.g. the id of what was created). */
+  extra?: Record<string, unknown>;
+}
+
+/** One finished mutating call, as the audit log sees it. */
+export interface FinishedCall {
+  def: RouteDef | null;
+  method: string;
+  /** The route template when a route matched, else the URL path. */
+  route: string;
+  user: User | null;
+  ip: string;
+  params: Record<string, string>;
+  query: Record<string, string>;
+  /** The body as JSON-parsed (before validation), when it could be parsed. */
+  body: unknown;
+  status: number;
+  code: string | null;
+  note: AuditNote;
+}
+
+/** Authorization beyond the role, per route (grants, token scope, quotas): see http/guard.ts. */
+export interface RouteGuard {
+  /** After the path params parsed, before query and body: may throw (404 for an invisible VM). */
+  params?(def: RouteDef, user: User, params: Record<string, unknown>): void;
+  /** With everything parsed, just before the handler. */
+  before?(def: RouteDef, ctx: RouteContext<any, any, any>): void | Promise<void>;
+  /** After the handler, with its result or error: returns the result to send (e.g. filtered). */
+  after?(def: RouteDef, ctx: RouteContext<any, any, any>, outcome: { result?: unknown; error?: unknown }): unknown;
 }
 
 export interface RouteDef<P = any, Q = any, B = any> {
@@ -59,7 +103,12 @@ export interface RouterDeps {
   authenticate(req: IncomingMessage): User | null;
   originAllowed(req: IncomingMessage): boolean;
   onError?(err: unknown, req: IncomingMessage): void;
+  guard?: RouteGuard;
+  /** Called once for every mutating request that reached a route path (audit). Must not throw. */
+  onFinish?(call: FinishedCall): void;
 }
+
+const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 export class Router {
   private readonly routes: Compiled[] = [];
@@ -87,25 +136,68 @@ export class Router {
     const matches = this.routes.map((r) => ({ r, m: r.re.exec(url.pathname) })).filter((x) => x.m);
     if (matches.length === 0) return false;
     const hit = matches.find((x) => x.r.def.method === req.method);
+    const ip = req.socket.remoteAddress ?? 'unknown';
+    const note: AuditNote = {};
+    const rawParams: Record<string, string> = {};
+    let user: User | null = null;
+    let rawBody: unknown;
+    let status = 500;
+    let code: string | null = 'INTERNAL';
     try {
       // Authenticate before saying anything about the route, so that probing learns nothing.
       const authNone = hit?.r.def.auth === 'none';
-      const user = authNone ? null : this.deps.authenticate(req);
+      user = authNone ? null : this.deps.authenticate(req);
       if (!authNone && !user) throw new ApiError('UNAUTHORIZED', 'Sign in first');
       if (!hit) throw new ApiError('METHOD_NOT_ALLOWED', `${req.method} is not supported on ${url.pathname}`);
       const { def, names } = hit.r;
       if (def.method !== 'GET' && !this.deps.originAllowed(req)) throw new ApiError('BAD_ORIGIN', 'Cross-origin request refused');
       if (user) checkRole(def, user);
-      const rawParams: Record<string, string> = {};
       names.forEach((n, i) => (rawParams[n] = safeDecode(hit.m![i + 1])));
       const params = parseWith(def.params, rawParams, 'path');
+      if (user) this.deps.guard?.params?.(def, user, (params ?? {}) as Record<string, unknown>);
       const query = parseWith(def.query, Object.fromEntries(url.searchParams), 'query');
-      const body = def.body ? parseWith(def.body, await readJson(req, def.maxBodyBytes ?? DEFAULT_MAX_BODY), 'body') : await drain(req);
-      const ip = req.socket.remoteAddress ?? 'unknown';
-      const result = await def.handler({ req, res, user: user as User, params, query, body, ip });
+      let body: unknown;
+      if (def.body) {
+        rawBody = await readJson(req, def.maxBodyBytes ?? DEFAULT_MAX_BODY);
+        body = parseWith(def.body, rawBody, 'body');
+      } else {
+        body = await drain(req);
+      }
+      const ctx: RouteContext<any, any, any> = { req, res, user: user as User, params, query, body, ip, audit: note };
+      if (user) await this.deps.guard?.before?.(def, ctx);
+      let result: unknown;
+      try {
+        result = await def.handler(ctx);
+      } catch (error) {
+        if (user && this.deps.guard?.after) this.deps.guard.after(def, ctx, { error });
+        throw error;
+      }
+      if (user && this.deps.guard?.after) result = this.deps.guard.after(def, ctx, { result });
       if (!res.headersSent) send(res, def, result);
+      status = res.statusCode;
+      code = null;
     } catch (err) {
+      const apiErr = isApiError(err) ? err : null;
+      status = apiErr?.status ?? 500;
+      code = apiErr?.code ?? 'INTERNAL';
       this.sendError(res, err, req);
+    } finally {
+      if (MUTATING.has(req.method ?? '') && this.deps.onFinish) {
+        const def = hit?.r.def ?? null;
+        this.deps.onFinish({
+          def,
+          method: req.method ?? '?',
+          route: def?.path ?? url.pathname,
+          user,
+          ip,
+          params: rawParams,
+          query: Object.fromEntries(url.searchParams),
+          body: rawBody,
+          status,
+          code,
+          note,
+        });
+      }
     }
     return true;
   }
@@ -121,8 +213,12 @@ export class Router {
   }
 }
 
+export function requiredRole(def: RouteDef): 'admin' | 'operator' | 'viewer' {
+  return def.role ?? (def.method === 'GET' ? 'viewer' : 'operator');
+}
+
 function checkRole(def: RouteDef, user: User): void {
-  const needed = def.role ?? (def.method === 'GET' ? 'viewer' : 'operator');
+  const needed = requiredRole(def);
   if (ROLE_RANK[user.role] < ROLE_RANK[needed]) throw new ApiError('FORBIDDEN', `This needs the ${needed} role`);
 }
 

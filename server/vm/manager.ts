@@ -9,6 +9,7 @@ import { ApiError } from '../../lib/errors';
 import type { LifecycleAction, VmConfig, VmState, VmView } from '../../lib/schemas/vm';
 import type { ServerConfig } from '../config';
 import { buildArgv, startupCommands } from '../qemu/argv';
+import { confineVmForQemu, qemuIdentity, qemuVolumes, reclaimRunDir } from '../auth/qemu-user';
 import type { HostService } from '../qemu/host';
 import { runPaths, type RunPaths } from '../qemu/paths';
 import { connectWhenReady, cpuTicks, isAlive, logTail, pidBelongsTo, prepareRunDir, readPidfile, spawnQemu } from '../qemu/process';
@@ -263,9 +264,16 @@ export class VmManager extends EventEmitter {
     const p = this.paths(id);
     const accel = this.host.accel.chosen;
     // Started paused (-S) so that what argv cannot say (link state, balloon) is set before the guest runs.
-    const argv = buildArgv(c, { paths: p, accel, resolveVolume: (ref: string) => this.pools.resolve(ref), qemuBinary: this.cfg.qemuBinary, runAs: null, startPaused: true });
+    // As root, QEMU drops to an unprivileged user (-runas); null when the server is not root.
+    const qemuUser = qemuIdentity();
+    const argv = buildArgv(c, { paths: p, accel, resolveVolume: (ref: string) => this.pools.resolve(ref), qemuBinary: this.cfg.qemuBinary, runAs: qemuUser?.name ?? null, startPaused: true });
+    if (qemuUser) reclaimRunDir(p.dir);
     this.clearCrash(id);
     prepareRunDir(p);
+    if (qemuUser) {
+      const volumes = qemuVolumes(c, (ref) => this.pools.resolve(ref));
+      confineVmForQemu(qemuUser, { dirs: [this.cfg.dataDir, this.cfg.runDir, this.cfg.poolsDir], runDir: p.dir, volumes });
+    }
     const pid = spawnQemu(argv, p);
     const rt = this.makeRuntime(id, p, { pid, startedAt: new Date().toISOString(), accel, argv, live: liveHardware(c), pendingReasons: {} });
     this.runtimes.set(id, rt);

@@ -1,6 +1,8 @@
 /**
- * /ws/events: every connected client gets a `hello` with all VMs, then each VM's whole new
- * snapshot when it changes. The JSON for one change is serialised once and sent to every client.
+ * /ws/events: every connected client gets a `hello` with the VMs its user may see, then each such
+ * VM's whole new snapshot when it changes. The JSON for one change is serialised once and sent to
+ * every client allowed to see it; a client is told `vm-deleted` for a VM it saw that is gone or no
+ * longer visible (grant revoked: `refreshUser`).
  * A heartbeat (ping every 15 s) drops clients that stopped answering, and a client that cannot
  * keep up (too much buffered) is dropped rather than letting the server buffer without bound.
  */
@@ -19,7 +21,12 @@ interface Client {
   ws: WebSocket;
   user: User;
   alive: boolean;
+  /** VM ids this client has been sent and not told are gone. */
+  seen: Set<string>;
 }
+
+/** May this user see this VM? Default: everyone sees everything (single-user setups, tests). */
+export type CanSee = (user: User, vmId: string) => boolean;
 
 export class EventHub {
   private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 4096 });
@@ -27,7 +34,7 @@ export class EventHub {
   private heartbeat: NodeJS.Timeout | null = null;
   private sampler: NodeJS.Timeout | null = null;
 
-  constructor(private readonly vms: VmManager) {
+  constructor(private readonly vms: VmManager, private readonly canSee: CanSee = () => true) {
     vms.on('vm', (vm) => this.broadcast({ type: 'vm', vm }));
     vms.on('vm-deleted', (id: string) => this.broadcast({ type: 'vm-deleted', id }));
     vms.on('notice', (n) => this.broadcast({ type: 'notice', ...n }));
@@ -39,7 +46,7 @@ export class EventHub {
 
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, user: User): void {
     this.wss.handleUpgrade(req, socket, head, (ws) => {
-      const client: Client = { ws, user, alive: true };
+      const client: Client = { ws, user, alive: true, seen: new Set() };
       this.clients.add(client);
       ws.on('pong', () => (client.alive = true));
       ws.on('message', () => {}); // clients have nothing to say; ignore rather than error
@@ -48,7 +55,9 @@ export class EventHub {
         this.clients.delete(client);
         this.updateTimers();
       });
-      this.send(client, JSON.stringify({ type: 'hello', vms: this.vms.views(), serverTime: new Date().toISOString() } satisfies EventMessage));
+      const vms = this.vms.views().filter((v) => this.canSee(user, v.id));
+      for (const v of vms) client.seen.add(v.id);
+      this.send(client, JSON.stringify({ type: 'hello', vms, serverTime: new Date().toISOString() } satisfies EventMessage));
       this.updateTimers();
     });
   }
@@ -56,12 +65,53 @@ export class EventHub {
   broadcast(msg: EventMessage): void {
     if (this.clients.size === 0) return;
     const text = JSON.stringify(msg);
-    for (const c of this.clients) this.send(c, text);
+    for (const c of this.clients) {
+      if (msg.type === 'vm') {
+        if (!this.canSee(c.user, msg.vm.id)) {
+          if (c.seen.delete(msg.vm.id)) this.send(c, JSON.stringify({ type: 'vm-deleted', id: msg.vm.id } satisfies EventMessage));
+          continue;
+        }
+        c.seen.add(msg.vm.id);
+      } else if (msg.type === 'vm-deleted') {
+        if (!c.seen.delete(msg.id)) continue;
+      } else if (msg.type === 'notice' && msg.vmId !== null && !c.seen.has(msg.vmId)) {
+        continue;
+      }
+      this.send(c, text);
+    }
   }
 
-  /** Closes every client whose user matches (a disabled user or a revoked session). */
-  closeWhere(pred: (u: User) => boolean, reason: string): void {
-    for (const c of this.clients) if (pred(c.user)) c.ws.close(4001, reason);
+  /** After a user's grants changed: each of their clients is told what appeared and what went. */
+  refreshUser(userId: number): void {
+    for (const c of this.clients) {
+      if (c.user.id !== userId) continue;
+      const visible = this.vms.views().filter((v) => this.canSee(c.user, v.id));
+      const now = new Set(visible.map((v) => v.id));
+      for (const id of [...c.seen]) {
+        if (!now.has(id)) {
+          c.seen.delete(id);
+          this.send(c, JSON.stringify({ type: 'vm-deleted', id } satisfies EventMessage));
+        }
+      }
+      for (const v of visible) {
+        if (c.seen.has(v.id)) continue;
+        c.seen.add(v.id);
+        this.send(c, JSON.stringify({ type: 'vm', vm: v } satisfies EventMessage));
+      }
+    }
+  }
+
+  /** Closes every client whose user matches (a disabled user, a revoked token, an ended session). */
+  closeWhere(pred: (u: User) => boolean, reason: string): number {
+    let n = 0;
+    for (const c of this.clients) {
+      if (!pred(c.user)) continue;
+      n++;
+      c.ws.close(4001, reason.slice(0, 120));
+      // Cut off a peer that does not finish the close handshake.
+      setTimeout(() => c.ws.terminate(), 1000).unref();
+    }
+    return n;
   }
 
   private send(c: Client, text: string): void {
