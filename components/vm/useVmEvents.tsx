@@ -112,8 +112,12 @@ export function VmEventsProvider({ children }: { children: ReactNode }) {
   // First paint: a plain GET, in case the socket takes a while.
   useEffect(() => {
     let live = true;
-    api<{ vms: VmView[] }>('GET', '/api/vms')
-      .then(({ vms: list }) => {
+    api<{ vms: VmView[]; problems?: { file: string; message: string }[] }>('GET', '/api/vms')
+      .then(({ vms: list, problems }) => {
+        // Config files the server could not load: those VMs are missing from the list, say so.
+        if (live && problems?.length) {
+          toastRef.current.error(problems.map((p) => `${p.file}: ${p.message}`).join('\n'), `${problems.length} VM config file${problems.length === 1 ? '' : 's'} could not be loaded`);
+        }
         if (!live || gotHello.current) return;
         setAll(new Map(list.map((v) => [v.id, v])));
         setLoaded(true);
