@@ -135,7 +135,9 @@ export class Router {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const matches = this.routes.map((r) => ({ r, m: r.re.exec(url.pathname) })).filter((x) => x.m);
     if (matches.length === 0) return false;
-    const hit = matches.find((x) => x.r.def.method === req.method);
+    // /api/vms/{id}/console beats /api/vms/{id}/{action}: the route with fewer parameters wins,
+    // whatever order the routes were added in.
+    const hit = matches.filter((x) => x.r.def.method === req.method).sort((a, b) => a.r.names.length - b.r.names.length)[0];
     const ip = req.socket.remoteAddress ?? 'unknown';
     const note: AuditNote = {};
     const rawParams: Record<string, string> = {};

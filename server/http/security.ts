@@ -131,7 +131,10 @@ function withoutHeaders(h: HeaderArg, names: string[]): HeaderArg {
   return Object.fromEntries(Object.entries(h).filter(([k]) => !names.includes(k.toLowerCase())));
 }
 
-/** Inserts ` nonce="…"` into every `<script` tag of an HTML response, across chunk boundaries. */
+/**
+ * Inserts ` nonce="…"` into every `<script` tag of an HTML response that has none, across chunk
+ * boundaries (a tag cut by a boundary is held back until its `>` arrives).
+ */
 export class ScriptNoncer {
   private carry = '';
   private readonly attr: string;
@@ -142,23 +145,45 @@ export class ScriptNoncer {
 
   /** latin1 keeps bytes 1:1, and the tag is ASCII. */
   push(chunk: Buffer): Buffer {
-    const text = this.carry + chunk.toString('latin1');
-    // Hold back a tail that might be the start of "<script" cut by the chunk boundary.
-    let cut = text.length;
-    const lt = text.lastIndexOf('<');
-    if (lt >= 0 && text.length - lt < 8 && '<script'.startsWith(text.slice(lt).toLowerCase())) cut = lt;
-    this.carry = text.slice(cut);
-    return Buffer.from(this.rewrite(text.slice(0, cut)), 'latin1');
+    return Buffer.from(this.rewrite(this.carry + chunk.toString('latin1'), false), 'latin1');
   }
 
   flush(): Buffer {
     const rest = this.carry;
     this.carry = '';
-    return Buffer.from(this.rewrite(rest), 'latin1');
+    return Buffer.from(this.rewrite(rest, true), 'latin1');
   }
 
-  private rewrite(s: string): string {
-    return s.replace(/<script(?=[\s>\/])/gi, (m) => `${m}${this.attr}`);
+  private rewrite(s: string, final: boolean): string {
+    let out = '';
+    let i = 0;
+    const re = /<script(?=[\s>\/])/gi;
+    for (let m = re.exec(s); m; m = re.exec(s)) {
+      const end = s.indexOf('>', m.index);
+      if (end < 0) {
+        if (!final) {
+          this.carry = s.slice(m.index);
+          return out + s.slice(i, m.index);
+        }
+        break;
+      }
+      const tag = s.slice(m.index, end);
+      out += s.slice(i, m.index + 7);
+      if (!/\snonce\s*=/i.test(tag)) out += this.attr;
+      i = m.index + 7;
+      re.lastIndex = end;
+    }
+    let rest = s.slice(i);
+    this.carry = '';
+    if (!final) {
+      // Hold back a tail that might be the start of "<script" cut by the chunk boundary.
+      const lt = rest.lastIndexOf('<');
+      if (lt >= 0 && rest.length - lt < 8 && '<script'.startsWith(rest.slice(lt).toLowerCase())) {
+        this.carry = rest.slice(lt);
+        rest = rest.slice(0, lt);
+      }
+    }
+    return out + rest;
   }
 }
 
