@@ -103,8 +103,9 @@ export function StorageView() {
                       </td>
                       <td className="px-4 py-2.5 text-right">
                         {canEdit && (
-                          // A disabled button gets no hover events in some browsers: the wrapper carries the tooltip.
-                          <span title={why} className="inline-block" tabIndex={used ? 0 : undefined} aria-label={why}>
+                          // A disabled button gets no hover events in some browsers: the wrapper carries the
+                          // tooltip. Screen readers get the same from the "Used by" cell of the row.
+                          <span title={why} className="inline-block">
                             <Button size="sm" icon={<TrashIcon />} disabled={used} onClick={() => setToDelete(v)} aria-label={`Delete ${v.name}`} data-testid={`volume-delete-${v.name}`}>
                               Delete
                             </Button>

@@ -89,6 +89,13 @@ export function VmDetails({ id, initialTab }: { id: string; initialTab: string }
     };
   }, [id, upsert, toast]);
 
+  // A navigation to this same page with another ?tab= (the component instance stays).
+  useEffect(() => setSelected(initialTab), [initialTab]);
+
+  useEffect(() => {
+    if (vm?.name) document.title = `${vm.name} · WebVMM`;
+  }, [vm?.name]);
+
   // Deleted while we look at it (here or elsewhere).
   useEffect(() => {
     if (vm) seen.current = true;
