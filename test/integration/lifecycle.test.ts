@@ -43,8 +43,8 @@ test('start: the guest boots from the ISO and prints GUEST-READY on its serial p
   assert.equal(vm.state, 'running');
   assert.ok(vm.runtime.pid > 1);
   assert.ok(vm.runtime.argv.includes('-uuid'));
-  const out = await s.waitSerial(vmId, 'GUEST-READY', 90_000);
-  assert.match(out, /GUEST-STATE cpus=1 /);
+  await s.waitSerial(vmId, 'GUEST-READY', 90_000);
+  const out = await s.waitSerial(vmId, /GUEST-STATE cpus=1 .*disks=/, 10_000);
   assert.match(out, /disks=vda,/, 'the guest sees the new disk');
 });
 
