@@ -51,6 +51,8 @@ export interface GuardDeps {
   pools: Pick<StoragePools, 'resolve'>;
   /** Is this VM running (its QEMU will open hotplugged volumes as the QEMU user)? */
   isRunning(vmId: string): boolean;
+  /** The volumes a VM's config uses now (to tell which volumes a call created). */
+  vmVolumes(vmId: string): string[];
 }
 
 export function makeGuard(d: GuardDeps): RouteGuard {
@@ -60,6 +62,8 @@ export function makeGuard(d: GuardDeps): RouteGuard {
   };
   /** Volume refs of a create request that named existing volumes (the rest of its disks are new). */
   const namedRefs = new WeakMap<object, Set<string>>();
+  /** Before a change to a VM: its volumes then, so that volumes the change created can be told apart. */
+  const volumesBefore = new WeakMap<object, Set<string>>();
 
   return {
     params(def, user, params) {
@@ -86,6 +90,7 @@ export function makeGuard(d: GuardDeps): RouteGuard {
       if (isVmRoute(def)) {
         const id = (ctx.params as { id: string }).id;
         const action = (ctx.params as { action?: string }).action;
+        volumesBefore.set(ctx, new Set([...d.vmVolumes(id), ...refs.keys()]));
         if (def.method === 'POST' && action === 'start') d.access.checkStart(user, quotaOf(user), id);
         // Hotplug / CD-ROM change: QEMU opens these as the unprivileged user, after its start.
         if (def.path !== VM_PATH && refs.size > 0 && d.isRunning(id) && qemuIdentity()) {
@@ -138,6 +143,14 @@ export function makeGuard(d: GuardDeps): RouteGuard {
         return result;
       }
       if (outcome.error) return result;
+      const before = volumesBefore.get(ctx);
+      if (before && result && typeof result === 'object') {
+        // A change that created a disk (hotplug with sizeMiB): the new volume belongs to the caller.
+        const vm = ((result as { vm?: VmView }).vm ?? result) as Partial<VmView>;
+        for (const disk of Array.isArray(vm.disks) ? vm.disks : []) {
+          if (typeof disk?.volume === 'string' && !before.has(disk.volume)) d.access.recordVolumeOwner(disk.volume, user.id);
+        }
+      }
       if (def.method === 'POST' && def.path === '/api/pools/{pool}/volumes') {
         const v = result as Volume | undefined;
         if (v?.ref) d.access.recordVolumeOwner(v.ref, user.id);

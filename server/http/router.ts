@@ -145,6 +145,8 @@ export class Router {
     let rawBody: unknown;
     let status = 500;
     let code: string | null = 'INTERNAL';
+    // For the audit entry even when the call is refused before its params are validated.
+    if (hit) hit.r.names.forEach((n, i) => (rawParams[n] = lenientDecode(hit.m![i + 1])));
     try {
       // Authenticate before saying anything about the route, so that probing learns nothing.
       const authNone = hit?.r.def.auth === 'none';
@@ -154,8 +156,9 @@ export class Router {
       const { def, names } = hit.r;
       if (def.method !== 'GET' && !this.deps.originAllowed(req)) throw new ApiError('BAD_ORIGIN', 'Cross-origin request refused');
       if (user) checkRole(def, user);
-      names.forEach((n, i) => (rawParams[n] = safeDecode(hit.m![i + 1])));
-      const params = parseWith(def.params, rawParams, 'path');
+      const decoded: Record<string, string> = {};
+      names.forEach((n, i) => (decoded[n] = safeDecode(hit.m![i + 1])));
+      const params = parseWith(def.params, decoded, 'path');
       if (user) this.deps.guard?.params?.(def, user, (params ?? {}) as Record<string, unknown>);
       const query = parseWith(def.query, Object.fromEntries(url.searchParams), 'query');
       let body: unknown;
@@ -222,6 +225,14 @@ export function requiredRole(def: RouteDef): 'admin' | 'operator' | 'viewer' {
 function checkRole(def: RouteDef, user: User): void {
   const needed = requiredRole(def);
   if (ROLE_RANK[user.role] < ROLE_RANK[needed]) throw new ApiError('FORBIDDEN', `This needs the ${needed} role`);
+}
+
+function lenientDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
 }
 
 function safeDecode(s: string): string {

@@ -1,14 +1,17 @@
 /**
  * Every API route and every websocket endpoint refuses a request without a valid session or token
- * (401), read from the server's own OpenAPI document so a new route cannot be forgotten. Also:
+ * (401), read from the server's own OpenAPI document so a new route cannot be forgotten; the same
+ * crawl as a viewer (403 on every mutation but listed self-service ones) and as an operator on a
+ * VM not granted to them (404 on everything, websockets included). Also:
  * login sets an HttpOnly SameSite=Strict cookie, logout ends the session, API tokens work as
  * Bearer, and logins are throttled.
  */
-import { after, before, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import WebSocket from 'ws';
 import { TestServer } from '../helpers/server';
+import { Client, fillPath, findAudit, isMutation, makeUser, operations, sleep, type Operation, type TestUser } from './security-helpers';
 
 let s: TestServer;
 before(async () => {
@@ -18,13 +21,6 @@ after(async () => {
   await s?.destroy();
 });
 
-function fill(p: string): string {
-  return p
-    .replace('{id}', crypto.randomUUID())
-    .replace('{pool}', 'default')
-    .replace('{name}', 'x.qcow2')
-    .replace('{action}', 'start');
-}
 
 test('every operation in /api/openapi.json answers 401 without credentials', async () => {
   const doc = await s.ok('GET', '/api/openapi.json');
@@ -35,7 +31,7 @@ test('every operation in /api/openapi.json answers 401 without credentials', asy
   for (const [method, p, op] of ops) {
     if (op.security?.length === 0) continue; // login is the one public route
     for (const headers of [{}, { authorization: 'Bearer vmm_not-a-real-token' }, { cookie: 'vmm_session=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' }] as Record<string, string>[]) {
-      const res = await fetch(`${s.url}${fill(p)}`, { method, headers: { ...headers, 'content-type': 'application/json', origin: s.origin }, body: method === 'GET' ? undefined : '{}' });
+      const res = await fetch(`${s.url}${fillPath(p)}`, { method, headers: { ...headers, 'content-type': 'application/json', origin: s.origin }, body: method === 'GET' ? undefined : '{}' });
       assert.equal(res.status, 401, `${method} ${p} with ${JSON.stringify(headers)}`);
       const body = await res.json();
       assert.equal(body.code, 'UNAUTHORIZED');
@@ -91,6 +87,126 @@ test('a state-changing request from a foreign Origin is refused', async () => {
   assert.equal(r.body.code, 'BAD_ORIGIN');
 });
 
+// ---- roles and per-VM grants: the same crawl as a viewer and as an operator ------------------
+
+/**
+ * Mutations a viewer may make, each for a reason. The crawl checks that these are exactly the
+ * mutating operations the OpenAPI document marks `x-role: viewer`, so a new one cannot slip in.
+ */
+const VIEWER_MUTATIONS: Record<string, string> = {
+  'POST /api/auth/logout': 'ending your own session (not crawled: it would end the crawler\'s)',
+  'POST /api/auth/password': 'changing your own password (needs the current one)',
+  'POST /api/auth/tokens': 'your own API tokens, never above your role',
+  'DELETE /api/auth/tokens/{tid}': 'revoking your own API tokens',
+  'POST /api/vms/{id}/console': 'a view-only console ticket, on a VM you were granted',
+};
+
+describe('roles and grants', () => {
+  let admin: Client;
+  let viewer: TestUser;
+  let operator: TestUser;
+  let vmId: string;
+  let ops: Operation[];
+
+  before(async () => {
+    admin = new Client(s, { cookie: s.cookie }, 'admin');
+    viewer = await makeUser(admin, 'crawl-viewer', 'viewer');
+    operator = await makeUser(admin, 'crawl-operator', 'operator');
+    vmId = (await admin.ok('POST', '/api/vms', { name: 'not-granted', memoryMiB: 128 })).id;
+    ops = (await operations(admin)).ops;
+  });
+
+  test('a viewer is refused every mutation (403), except the listed self-service ones', async () => {
+    const viewerOps = ops.filter((o) => isMutation(o.method) && o.op['x-role'] === 'viewer').map((o) => `${o.method} ${o.path}`);
+    assert.deepEqual(viewerOps.sort(), Object.keys(VIEWER_MUTATIONS).sort(), 'mutations open to viewers must be listed with a reason');
+    let refused = 0;
+    for (const { method, path, op } of ops) {
+      if (!isMutation(method) || op.security?.length === 0) continue;
+      const key = `${method} ${path}`;
+      if (key === 'POST /api/auth/logout') continue;
+      const r = await viewer.client.api(method, fillPath(path, { id: vmId }), '{}');
+      assert.ok(r.status >= 400 && r.status < 500 && typeof r.body.code === 'string', `${key} as viewer → ${r.status}`);
+      if (VIEWER_MUTATIONS[key]) {
+        assert.notEqual(r.status, 401, key);
+        continue;
+      }
+      assert.equal(r.status, 403, `${key} as viewer → ${r.status} ${JSON.stringify(r.body)}`);
+      assert.equal(r.body.code, 'FORBIDDEN');
+      refused++;
+    }
+    assert.ok(refused >= 15, `only ${refused} mutations crawled`);
+    // The session still works: nothing above ended it.
+    assert.equal((await viewer.client.api('GET', '/api/auth/me')).status, 200);
+  });
+
+  test('an operator gets 404 for every operation on a VM not granted to them, and sees it nowhere', async () => {
+    let checked = 0;
+    for (const { method, path } of ops) {
+      if (!path.startsWith('/api/vms/{id}')) continue;
+      for (const who of [operator, viewer]) {
+        const r = await who.client.api(method, fillPath(path, { id: vmId, action: 'start' }), isMutation(method) ? '{}' : undefined);
+        if (who === viewer && isMutation(method) && !VIEWER_MUTATIONS[`${method} ${path}`]) {
+          assert.equal(r.status, 403, `${method} ${path} as viewer`);
+        } else {
+          assert.equal(r.status, 404, `${method} ${path} as ${who.username} → ${r.status} ${JSON.stringify(r.body)}`);
+          assert.equal(r.body.code, 'VM_NOT_FOUND');
+        }
+        checked++;
+      }
+    }
+    assert.ok(checked >= 20, `only ${checked} VM operations crawled`);
+    const list = await operator.client.ok('GET', '/api/vms');
+    assert.ok(!list.vms.some((v: any) => v.id === vmId), 'the VM list leaks an ungranted VM');
+    const events = await operator.client.ws('/ws/events');
+    assert.equal(events.status, 101);
+    await sleep(200);
+    const hello = events.messages.find((m) => m.type === 'hello');
+    assert.ok(hello && !hello.vms.some((v: any) => v.id === vmId), 'the events hello leaks an ungranted VM');
+    events.ws!.close();
+    // Granted, the same VM answers: the 404s above were the grant's doing.
+    await admin.ok('POST', `/api/admin/users/${operator.id}/grants`, { vmId });
+    assert.equal((await operator.client.api('GET', `/api/vms/${vmId}`)).status, 200);
+    await admin.ok('DELETE', `/api/admin/users/${operator.id}/grants/${vmId}`);
+    assert.equal((await operator.client.api('GET', `/api/vms/${vmId}`)).status, 404);
+  });
+
+  test('admin operations refuse operators and viewers (403)', async () => {
+    const adminOps = ops.filter((o) => o.op['x-role'] === 'admin');
+    assert.ok(adminOps.length >= 8, `expected the admin API in the document, got ${adminOps.length}`);
+    for (const { method, path } of adminOps) {
+      for (const who of [operator, viewer]) {
+        const r = await who.client.api(method, fillPath(path, { uid: '1' }), isMutation(method) ? '{}' : undefined);
+        assert.equal(r.status, 403, `${method} ${path} as ${who.username}`);
+      }
+    }
+  });
+
+  test('console websockets: 404 on a VM not granted, 401 without credentials, 403 from a foreign Origin', async () => {
+    for (const kind of ['vnc', 'serial']) {
+      for (const who of [operator, viewer]) {
+        const r = await who.client.ws(`/ws/${kind}/${vmId}?ticket=${'A'.repeat(43)}`);
+        assert.equal(r.status, 404, `${kind} as ${who.username}`);
+      }
+      const foreign = await admin.ws(`/ws/${kind}/${vmId}`, { origin: 'https://evil.example' });
+      assert.equal(foreign.status, 403, `${kind} from a foreign Origin`);
+    }
+    const events = await operator.client.ws('/ws/events', { origin: 'https://evil.example' });
+    assert.equal(events.status, 403);
+    assert.match(events.body, /BAD_ORIGIN/);
+  });
+
+  test('each refused attempt is in the audit log with user, VM and result', async () => {
+    const e = await findAudit(admin, { username: 'crawl-viewer', vmId }, (x) => x.action === 'POST /api/vms/{id}/start' && x.status === 403);
+    assert.equal(e.ok, false);
+    assert.equal(e.code, 'FORBIDDEN');
+    const o = await findAudit(admin, { username: 'crawl-operator', vmId }, (x) => x.action === 'DELETE /api/vms/{id}' && x.status === 404);
+    assert.equal(o.code, 'VM_NOT_FOUND');
+    await findAudit(admin, { username: 'crawl-operator', vmId }, (x) => x.action === 'console.open vnc' && x.code === 'VM_NOT_FOUND');
+    await findAudit(admin, { vmId }, (x) => x.action === 'POST /api/admin/users/{uid}/grants' && x.ok && x.username === 'admin');
+  });
+});
+
+// Last: it locks logins from this IP for a minute.
 test('wrong passwords are throttled with a clear message', async () => {
   let last: Response | null = null;
   for (let i = 0; i < 12; i++) {
