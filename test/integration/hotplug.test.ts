@@ -245,6 +245,33 @@ test('two concurrent disk attaches both succeed, on distinct ports and ids', asy
   await waitGuest((g) => g.disks.length === 4, 'four disks');
 });
 
+test('PATCH on the running VM applies what it can live (memory, NIC, CD) and leaves the rest pending', async () => {
+  const before = await guestNow();
+  const vm = await s.ok('PATCH', `/api/vms/${vmId}`, {
+    memoryMiB: 512,
+    cdrom: 'default/guest.iso',
+    nics: [{ id: 'lan', mac: '52:54:00:00:00:99' }],
+  });
+  assert.equal(vm.live.memoryMiB, 512);
+  assert.equal(vm.live.cdrom, 'default/guest.iso');
+  assert.equal(vm.devices.lan.state, 'live');
+  assert.equal(vm.devices.cd0.state, 'live');
+  assert.deepEqual(vm.pending.map((p: any) => p.field), ['vcpus'], 'only the earlier vCPU reduction is still pending');
+  await waitGuest((g) => g.nics.includes('eth0') && g.memKb > before.memKb + 100_000, 'eth0 and more memory');
+  assert.match(cd0(await devices()).inserted.file, /guest\.iso$/);
+
+  // A changed attached disk cannot apply live: pending with its reason; removing the NIC is live.
+  const disks = vm.disks.map((d: any) => (d.id === 'disk0' ? { ...d, cache: 'none' } : d));
+  const vm2 = await s.ok('PATCH', `/api/vms/${vmId}`, { disks, nics: [], cdrom: null });
+  assert.equal(vm2.devices.disk0.state, 'pending');
+  assert.equal(vm2.devices.disk0.action, 'change');
+  assert.match(vm2.devices.disk0.reason, /next boot/);
+  assert.equal(vm2.devices.lan, undefined, 'the NIC was unplugged live');
+  assert.equal(vm2.live.cdrom, null);
+  await waitGuest((g) => !g.nics.includes('eth0'), 'eth0 gone');
+  await assertRunning();
+});
+
 test('after a reboot the guest reports the hot-added hardware (persisted), and the pending reduction applied', async () => {
   const before = await guestNow();
   await s.ok('POST', `/api/vms/${vmId}/reboot`);
@@ -260,7 +287,8 @@ test('after a reboot the guest reports the hot-added hardware (persisted), and t
   assert.ok(Math.abs(g.memKb - before.memKb) < 8192, `memory after reboot ${g.memKb} vs ${before.memKb}`);
   assert.deepEqual(vm.pending, []);
   assert.equal(vm.live.vcpus, 2);
-  assert.equal(vm.live.memoryMiB, 384);
+  assert.equal(vm.live.memoryMiB, 512);
+  assert.equal(vm.disks[0].cache, 'none', 'the pending disk change applied');
 });
 
 test('no free root port: HOTPLUG_NO_SLOT, and the VM keeps running', async () => {
