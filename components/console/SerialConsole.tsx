@@ -154,7 +154,9 @@ export function SerialConsole({ vm, viewOnly, live, popout = false }: { vm: VmVi
         </span>
       </div>
       {error && status !== 'connected' && <p className="bg-amber-950/60 px-3 py-1.5 text-xs text-amber-200">{error}</p>}
-      <div ref={hostRef} className={`min-h-0 w-full flex-1 p-1 ${popout ? '' : 'h-[70vh] min-h-[360px]'}`} data-testid="serial-terminal" aria-label={`Serial console of ${vm.name}`} />
+      <div className={`relative w-full ${popout ? 'min-h-0 flex-1' : 'h-[70vh] min-h-[360px]'}`}>
+        <div ref={hostRef} className="absolute inset-0 p-1" data-testid="serial-terminal" aria-label={`Serial console of ${vm.name}`} />
+      </div>
     </div>
   );
 }

@@ -173,12 +173,10 @@ export function VncConsole({ vm, forceViewOnly, popout = false }: VncConsoleProp
           {error}
         </p>
       )}
-      <div
-        ref={screenRef}
-        className={`relative min-h-0 w-full flex-1 overflow-hidden ${popout ? '' : 'h-[70vh] min-h-[360px]'}`}
-        data-testid="vnc-screen"
-        aria-label={`Screen of ${vm.name}`}
-      />
+      {/* noVNC sizes its screen with height: 100%, which needs a definite height: hence absolute inset-0. */}
+      <div className={`relative w-full ${popout ? 'min-h-0 flex-1' : 'h-[70vh] min-h-[360px]'}`}>
+        <div ref={screenRef} className="absolute inset-0 overflow-hidden" data-testid="vnc-screen" aria-label={`Screen of ${vm.name}`} />
+      </div>
     </div>
   );
 }
