@@ -35,6 +35,10 @@ export async function reconcile(ctx: LiveCtx, storedIn: VmConfig): Promise<Recon
 
   const present = await peripheralIds(ctx);
   const nodes = new Set((await ctx.qmp.execute('query-named-block-nodes', { flat: true })).map((n) => n['node-name']));
+  const delNode = async (node: string) => {
+    if (!nodes.delete(node)) return;
+    await bestEffort(ctx.qmp.execute('blockdev-del', { 'node-name': node }));
+  };
 
   // vCPUs: the count QEMU has is the truth.
   const slots = await ctx.qmp.execute('query-hotpluggable-cpus');
@@ -77,7 +81,7 @@ export async function reconcile(ctx: LiveCtx, storedIn: VmConfig): Promise<Recon
           fixed.push(`disk ${d.id} attach completed`);
         } else {
           const n = diskNodeNames(d.id);
-          for (const node of [n.fmt, n.file]) if (nodes.has(node)) await bestEffort(ctx.qmp.execute('blockdev-del', { 'node-name': node }));
+          for (const node of [n.fmt, n.file]) await delNode(node);
           releasePort(st, d.id);
           delete st.scsiIds[d.id];
           fixed.push(`disk ${d.id} attach rolled back`);
@@ -132,7 +136,7 @@ export async function reconcile(ctx: LiveCtx, storedIn: VmConfig): Promise<Recon
     const gen = cdromGeneration(node);
     if (gen === null) continue;
     st.cdromGeneration = Math.max(st.cdromGeneration, gen);
-    if (node !== inserted) await bestEffort(ctx.qmp.execute('blockdev-del', { 'node-name': node }));
+    if (node !== inserted) await delNode(node);
   }
 
   // Disks and NICs: unplugs that finished while we were away, devices QEMU no longer has.
@@ -140,6 +144,7 @@ export async function reconcile(ctx: LiveCtx, storedIn: VmConfig): Promise<Recon
     if (u.kind === 'cpu') continue;
     if (!present.has(u.id)) {
       await finishUnplug(ctx, u.id);
+      for (const n of u.nodes) nodes.delete(n);
       fixed.push(`${u.kind} ${u.id} unplug finished`);
     }
     // Asked to go: the next boot must not bring it back, finished or not.
@@ -149,7 +154,7 @@ export async function reconcile(ctx: LiveCtx, storedIn: VmConfig): Promise<Recon
   for (const d of [...live.disks]) {
     if (present.has(d.id)) continue;
     const n = diskNodeNames(d.id);
-    for (const node of [n.fmt, n.file]) if (nodes.has(node)) await bestEffort(ctx.qmp.execute('blockdev-del', { 'node-name': node }));
+    for (const node of [n.fmt, n.file]) await delNode(node);
     live.disks = live.disks.filter((x) => x.id !== d.id);
     releasePort(st, d.id);
     delete st.scsiIds[d.id];
@@ -169,9 +174,9 @@ export async function reconcile(ctx: LiveCtx, storedIn: VmConfig): Promise<Recon
     const m = /^(.+)-(fmt|file)$/.exec(n);
     return m && DEVICE_ID_RE.test(m[1]) && !owned.has(n) && !present.has(m[1]);
   });
-  orphans.sort((a, b) => (a.endsWith('-fmt') ? -1 : 0) - (b.endsWith('-fmt') ? -1 : 0));
-  for (const n of orphans) {
-    await bestEffort(ctx.qmp.execute('blockdev-del', { 'node-name': n }));
+  // Format nodes first: a protocol node is "in use" while its format node exists.
+  for (const n of [...orphans.filter((x) => x.endsWith('-fmt')), ...orphans.filter((x) => x.endsWith('-file'))]) {
+    await delNode(n);
     fixed.push(`orphan node ${n} deleted`);
   }
 
