@@ -3,7 +3,7 @@
  * CPUs and Memory editors. On a running VM the server hot-adds vCPUs and DIMMs up to the max
  * (the hotplug headroom, fixed while QEMU runs); anything else is stored as pending.
  * Test ids: field-vcpus, field-maxVcpus, field-memoryMiB, field-maxMemoryMiB, field-balloonMiB,
- * error-<same names>.
+ * error-<same names>, live-vcpus, live-memory (what the running QEMU has right now).
  */
 import type { PatchVm, VmView } from '@/lib/schemas';
 import { DIMM_BLOCK_MIB, MAX_VCPUS } from '@/lib/schemas';
@@ -35,6 +35,11 @@ export function CpuEditor({ vm, canEdit }: { vm: VmView; canEdit: boolean }) {
   const running = vm.runtime !== null;
   return (
     <EditorShell item="cpus" title="CPUs" vm={vm} pendingFields={['vcpus', 'maxVcpus']} dirty={dirty} busy={busy} onSave={onSave} onRevert={reset} formError={formError} savedAt={savedAt} canEdit={canEdit}>
+      {vm.live && (
+        <p className="text-sm" data-testid="live-vcpus">
+          Running now: <strong>{vm.live.vcpus}</strong> vCPU{vm.live.vcpus === 1 ? '' : 's'} of max {vm.live.maxVcpus}
+        </p>
+      )}
       <div className="grid gap-4 sm:grid-cols-2">
         <Field label="vCPUs" error={errors.vcpus} errorTestId="error-vcpus" hint={running ? `Can be raised live up to max vCPUs (${vm.maxVcpus}).` : host ? `The host has ${host.cpus} CPUs.` : undefined}>
           <input className="input" inputMode="numeric" value={draft.vcpus} onChange={(e) => set('vcpus', e.target.value)} disabled={!canEdit} data-testid="field-vcpus" />
@@ -76,6 +81,13 @@ export function MemoryEditor({ vm, canEdit }: { vm: VmView; canEdit: boolean }) 
   const running = vm.runtime !== null;
   return (
     <EditorShell item="memory" title="Memory" vm={vm} pendingFields={['memoryMiB', 'maxMemoryMiB', 'balloonMiB']} dirty={dirty} busy={busy} onSave={onSave} onRevert={reset} formError={formError} savedAt={savedAt} canEdit={canEdit}>
+      {vm.live && (
+        <p className="text-sm" data-testid="live-memory">
+          Running now: <strong>{formatMiB(vm.live.memoryMiB)}</strong> of max {formatMiB(vm.live.maxMemoryMiB)}
+          {vm.live.balloonMiB !== null && `, balloon target ${formatMiB(vm.live.balloonMiB)}`}
+          <span className="muted"> · {vm.live.freeDimmSlots} free DIMM slot{vm.live.freeDimmSlots === 1 ? '' : 's'}</span>
+        </p>
+      )}
       {host && (
         <p className="muted text-sm">
           The host has {formatMiB(host.memory.totalMiB)}, {formatMiB(host.memory.availableMiB)} of it free.

@@ -44,6 +44,7 @@ export function DiskEditor({ vm, disk, canEdit, onRemoved }: { vm: VmView; disk:
   return (
     <EditorShell
       item={`disk-${disk.id}`}
+      deviceId={disk.id}
       title={`Disk ${disk.id}`}
       subtitle={
         <>
@@ -185,6 +186,7 @@ export function NicEditor({ vm, nic, canEdit, onRemoved }: { vm: VmView; nic: Ni
   return (
     <EditorShell
       item={`nic-${nic.id}`}
+      deviceId={nic.id}
       title={`Network interface ${nic.id}`}
       subtitle="User-mode NAT (the guest reaches out; nothing reaches in)"
       vm={vm}

@@ -22,6 +22,7 @@ import { Button } from '@/components/ui/Button';
 import { PlusIcon, TrashIcon, WarningIcon } from '@/components/ui/icons';
 import { useToast } from '@/components/ui/Toast';
 import { DeleteVmDialog } from '@/components/vm/DeleteVmDialog';
+import { DeviceStateBadge } from '@/components/vm/DeviceStateBadge';
 import { StateBadge } from '@/components/vm/StateBadge';
 import { VmActions } from '@/components/vm/VmActions';
 import { useVmEvents } from '@/components/vm/useVmEvents';
@@ -44,6 +45,10 @@ interface Item {
   sub?: string;
   /** Top-level config fields this item edits (for the pending dot). */
   fields: string[];
+  /** A disk or NIC: its per-device state decides the dot when the server reports one. */
+  device?: string;
+  /** A device the running VM still has although the config no longer does (removal pending). */
+  gone?: { id: string; kind: 'disk' | 'nic' };
 }
 
 function hardwareItems(vm: VmView): Item[] {
@@ -52,13 +57,35 @@ function hardwareItems(vm: VmView): Item[] {
     { key: 'cpus', label: 'CPUs', sub: `${vm.vcpus} of max ${vm.maxVcpus}`, fields: ['vcpus', 'maxVcpus'] },
     { key: 'memory', label: 'Memory', sub: formatMiB(vm.memoryMiB), fields: ['memoryMiB', 'maxMemoryMiB', 'balloonMiB'] },
     { key: 'boot', label: 'Boot options', sub: vm.kernel ? 'direct kernel' : vm.bootOrder.join(', '), fields: ['bootOrder', 'kernel'] },
-    ...vm.disks.map((d) => ({ key: `disk-${d.id}`, label: `Disk ${d.id}`, sub: `${d.bus} · ${d.volume.split('/')[1]}`, fields: ['disks'] })),
+    ...vm.disks.map((d) => ({ key: `disk-${d.id}`, label: `Disk ${d.id}`, sub: `${d.bus} · ${d.volume.split('/')[1]}`, fields: ['disks'], device: d.id })),
+    ...goneDevices(vm, 'disk'),
     { key: 'cdrom', label: 'CD-ROM', sub: vm.cdrom ? vm.cdrom.split('/')[1] : 'empty', fields: ['cdrom'] },
-    ...vm.nics.map((n) => ({ key: `nic-${n.id}`, label: `NIC ${n.id}`, sub: `${n.model} · ${n.mac}`, fields: ['nics'] })),
+    ...vm.nics.map((n) => ({ key: `nic-${n.id}`, label: `NIC ${n.id}`, sub: `${n.model} · ${n.mac}`, fields: ['nics'], device: n.id })),
+    ...goneDevices(vm, 'nic'),
     { key: 'video', label: 'Display / Video', sub: vm.video, fields: ['video'] },
     { key: 'serial', label: 'Serial', sub: 'output log', fields: [] },
     { key: 'console', label: 'Console', fields: [] },
   ];
+}
+
+/** Disks/NICs removed from the config that the running VM still has (until unplugged or the next boot). */
+function goneDevices(vm: VmView, kind: 'disk' | 'nic'): Item[] {
+  const inConfig = new Set(kind === 'disk' ? vm.disks.map((d) => d.id) : vm.nics.map((n) => n.id));
+  return Object.entries(vm.devices ?? {})
+    .filter(([id, st]) => st.kind === kind && !inConfig.has(id))
+    .map(([id, st]) => ({
+      key: `gone-${id}`,
+      label: `${kind === 'disk' ? 'Disk' : 'NIC'} ${id}`,
+      sub: st.state === 'unplugging' ? 'unplugging…' : 'removed at next boot',
+      fields: [],
+      gone: { id, kind },
+    }));
+}
+
+function isPending(vm: VmView, it: Item, pendingFields: Set<string>): boolean {
+  if (it.gone) return true;
+  if (it.device && vm.devices) return (vm.devices[it.device]?.state ?? 'live') !== 'live';
+  return it.fields.some((f) => pendingFields.has(f));
 }
 
 export function VmDetails({ id, initialTab }: { id: string; initialTab: string }) {
@@ -188,7 +215,7 @@ export function VmDetails({ id, initialTab }: { id: string; initialTab: string }
           <ul className="relative -mx-3 flex gap-1 overflow-x-auto px-3 pb-1 md:mx-0 md:flex-col md:overflow-visible md:px-0 md:pb-0 card md:p-1.5">
             {items.map((it) => {
               const active = it.key === current.key;
-              const pend = it.fields.some((f) => pendingFields.has(f));
+              const pend = isPending(vm, it, pendingFields);
               return (
                 <li key={it.key} className="shrink-0">
                   <button
@@ -225,6 +252,7 @@ export function VmDetails({ id, initialTab }: { id: string; initialTab: string }
           {current.key === 'cdrom' && <CdromEditor vm={vm} canEdit={canEdit} />}
           {nic && <NicEditor key={nic.id} vm={vm} nic={nic} canEdit={canEdit} onRemoved={() => select('overview')} />}
           {current.key === 'video' && <VideoEditor vm={vm} canEdit={canEdit} />}
+          {current.gone && <GoneDevicePane vm={vm} id={current.gone.id} kind={current.gone.kind} />}
           {current.key === 'serial' && <SerialPane vm={vm} />}
           {current.key === 'console' && <ConsolePanel vm={vm} />}
         </div>
@@ -250,5 +278,24 @@ export function VmDetails({ id, initialTab }: { id: string; initialTab: string }
         }}
       />
     </div>
+  );
+}
+
+function GoneDevicePane({ vm, id, kind }: { vm: VmView; id: string; kind: 'disk' | 'nic' }) {
+  const st = vm.devices?.[id];
+  return (
+    <section className="card p-4 sm:p-5" data-testid={`editor-gone-${id}`} aria-labelledby={`gone-${id}`}>
+      <div className="mb-3 flex flex-wrap items-center gap-2">
+        <h2 id={`gone-${id}`} className="text-base font-semibold">
+          {kind === 'disk' ? 'Disk' : 'Network interface'} {id}
+        </h2>
+        <DeviceStateBadge id={id} state={st} />
+      </div>
+      <p className="text-sm">
+        It is no longer in the configuration, but the running VM still has it
+        {st?.state === 'unplugging' ? ': the guest has been asked to release it.' : ' until the next boot.'}
+      </p>
+      {st?.reason && <p className="muted mt-1 text-sm">{st.reason}</p>}
+    </section>
   );
 }

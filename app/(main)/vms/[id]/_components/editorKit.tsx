@@ -12,6 +12,7 @@ import { PatchVmSchema, type PatchVm, type VmView } from '@/lib/schemas';
 import { api, ApiRequestError, errorMessage, type ValidationIssue } from '@/components/api';
 import { Button } from '@/components/ui/Button';
 import { FormError } from '@/components/ui/Field';
+import { DeviceStateBadge } from '@/components/vm/DeviceStateBadge';
 import { useVmEvents } from '@/components/vm/useVmEvents';
 
 export type Errors = Record<string, string>;
@@ -125,9 +126,18 @@ export function usePatch(vm: VmView) {
   return { save, busy, errors, setErrors, formError, setFormError, savedAt };
 }
 
-/** "applies at next boot" for each of `fields` that is pending on the VM. */
-export function PendingBadges({ vm, fields }: { vm: VmView; fields: string[] }) {
-  const pend = vm.pending.filter((p) => fields.includes(p.field));
+/**
+ * "applies at next boot" for each of `fields` that is pending on the VM. A disk or NIC item passes
+ * `deviceId`: when the server reports per-device states (VmView.devices), the shared `disks`/`nics`
+ * badge shows only on the device that is actually pending, with that device's reason.
+ */
+export function PendingBadges({ vm, fields, deviceId }: { vm: VmView; fields: string[]; deviceId?: string }) {
+  const dev = deviceId ? vm.devices?.[deviceId] : undefined;
+  const devicePending = !!dev && dev.state !== 'live';
+  const pend = vm.pending
+    .filter((p) => fields.includes(p.field))
+    .filter(() => !deviceId || !vm.devices || devicePending)
+    .map((p) => (devicePending && dev?.reason ? { ...p, reason: dev.reason } : p));
   if (!pend.length) return null;
   return (
     <div className="mb-4 space-y-1.5">
@@ -162,8 +172,11 @@ export function EditorShell({
   savedAt,
   actions,
   canEdit = true,
+  deviceId,
 }: {
   item: string;
+  /** For a disk or NIC: its id, to show its own live/pending state. */
+  deviceId?: string;
   title: ReactNode;
   subtitle?: ReactNode;
   vm: VmView;
@@ -183,12 +196,15 @@ export function EditorShell({
   return (
     <section className="card p-4 sm:p-5" data-testid={`editor-${item}`} aria-labelledby={`editor-title-${item}`}>
       <div className="mb-4">
-        <h2 id={`editor-title-${item}`} className="text-base font-semibold">
-          {title}
-        </h2>
+        <div className="flex flex-wrap items-center gap-2">
+          <h2 id={`editor-title-${item}`} className="text-base font-semibold">
+            {title}
+          </h2>
+          {deviceId && <DeviceStateBadge id={deviceId} state={vm.devices?.[deviceId]} />}
+        </div>
         {subtitle && <p className="muted mt-0.5 text-sm break-all">{subtitle}</p>}
       </div>
-      <PendingBadges vm={vm} fields={pendingFields} />
+      <PendingBadges vm={vm} fields={pendingFields} deviceId={deviceId} />
       <form
         onSubmit={(e) => {
           e.preventDefault();
@@ -208,7 +224,7 @@ export function EditorShell({
             <span className="ml-auto" />
             {showSaved && (
               <span className="text-sm text-emerald-700 dark:text-emerald-400" role="status" data-testid="editor-saved">
-                Saved{vm.pending.some((p) => pendingFields.includes(p.field)) ? ' — applies at next boot' : ''}
+                Saved{(deviceId && vm.devices ? vm.devices[deviceId] && vm.devices[deviceId].state !== 'live' : vm.pending.some((p) => pendingFields.includes(p.field))) ? ' — applies at next boot' : ''}
               </span>
             )}
             {onSave && (
