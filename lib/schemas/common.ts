@@ -25,7 +25,8 @@ export const volumeRef = z
   .string()
   .max(200)
   .regex(VOLUME_REF_RE, 'A volume is "<pool>/<file>", e.g. "default/guest.iso"')
-  .refine((v) => !v.split('/')[1].includes('..'), 'A volume name may not contain ".."');
+  // zod runs this even when the regex failed: a string without "/" must not throw here (a 500).
+  .refine((v) => !(v.split('/')[1] ?? '').includes('..'), 'A volume name may not contain ".."');
 
 export const volumeFile = z
   .string()

@@ -14,6 +14,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { ApiError, isApiError } from '../../lib/errors';
 import type { User } from '../auth/auth';
+import { log } from '../log';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -134,7 +135,18 @@ export class Router {
   async handle(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const matches = this.routes.map((r) => ({ r, m: r.re.exec(url.pathname) })).filter((x) => x.m);
-    if (matches.length === 0) return false;
+    if (matches.length === 0) {
+      if (!MUTATING.has(req.method ?? '')) return false;
+      // A mutation aimed at no route at all is still an attempt worth an audit entry.
+      const user = this.deps.authenticate(req);
+      const err = user ? new ApiError('NOT_FOUND', `No API route ${url.pathname}`) : new ApiError('UNAUTHORIZED', 'Sign in first');
+      this.sendError(res, err, req);
+      this.deps.onFinish?.({
+        def: null, method: req.method ?? '?', route: url.pathname.slice(0, 200), user, ip: req.socket.remoteAddress ?? 'unknown',
+        params: {}, query: Object.fromEntries(url.searchParams), body: undefined, status: err.status, code: err.code, note: {},
+      });
+      return true;
+    }
     // /api/vms/{id}/console beats /api/vms/{id}/{action}: the route with fewer parameters wins,
     // whatever order the routes were added in.
     const hit = matches.filter((x) => x.r.def.method === req.method).sort((a, b) => a.r.names.length - b.r.names.length)[0];
@@ -245,7 +257,15 @@ function safeDecode(s: string): string {
 
 export function parseWith<T>(schema: z.ZodType<T> | undefined, input: unknown, where: string): T {
   if (!schema) return undefined as T;
-  const r = schema.safeParse(input);
+  let r: ReturnType<typeof schema.safeParse>;
+  try {
+    r = schema.safeParse(input);
+  } catch (e) {
+    // A refinement that throws on odd input is a bug in the schema, but the input is what is odd:
+    // refuse it as invalid rather than answer 500 (and say so in the log).
+    log.warn(`validation of the ${where} threw: ${(e as Error)?.stack ?? String(e)}`);
+    throw new ApiError('VALIDATION_FAILED', `Invalid ${where}`, { where, issues: [{ path: [], message: 'Invalid input' }] });
+  }
   if (r.success) return r.data;
   const issues = r.error.issues.map((i) => ({ path: i.path.map((p) => (typeof p === 'symbol' ? String(p) : p)), message: i.message }));
   const first = issues[0];
