@@ -12,6 +12,7 @@
 import { ApiError } from '../../../lib/errors';
 import type { AttachDisk, AttachNic, DeviceInventory, HotplugResponse, VmStats } from '../../../lib/schemas/hotplug';
 import { VmConfigSchema, type Disk, type Nic, type VmConfig } from '../../../lib/schemas/vm';
+import { handVolumeToQemu } from '../../auth/qemu-user';
 import { log } from '../../log';
 import { DEFAULT_POOL, probeImage, splitRef } from '../../storage/pool';
 import { checkConfig } from '../configs';
@@ -68,7 +69,7 @@ export class HotplugService {
       state: ensureState(rt.record),
       persist: () => rt.persist(),
       resolve: (ref) => this.m.pools.resolve(ref),
-      grant: () => {}, // QEMU runs as the server's user: nothing to hand over
+      grant: (file, mode) => handVolumeToQemu(file, mode),
       unplugTimeoutMs: this.unplugTimeoutMs,
     };
   }
@@ -91,11 +92,16 @@ export class HotplugService {
       const ctx = this.liveCtx(id);
       const r = await fn(before, ctx);
       if (r.stored !== before) this.m.store.save(r.stored);
-      if (ctx && r.outcome?.result === 'pending' && r.field) {
-        ctx.record.pendingReasons[r.field] = r.outcome.reason;
-        if (r.device) ctx.state.reasons[r.device] = r.outcome.reason;
+      if (ctx) {
+        let changed = false;
+        if (r.outcome?.result === 'pending' && r.field) {
+          ctx.record.pendingReasons[r.field] = r.outcome.reason;
+          if (r.device) ctx.state.reasons[r.device] = r.outcome.reason;
+          changed = true;
+        }
+        // The live functions persisted what QEMU has; only new or dropped reasons need a write.
+        if (this.tidyReasons(r.stored, ctx) || changed) ctx.persist();
       }
-      if (ctx) this.tidyReasons(r.stored, ctx);
       this.m.announce(id);
       const outcome = r.outcome ?? { result: 'saved' as const };
       return {
@@ -107,18 +113,28 @@ export class HotplugService {
     });
   }
 
-  /** Drops reasons that no longer explain anything (the field or device now agrees with QEMU). */
-  tidyReasons(stored: VmConfig, ctx: LiveCtx): void {
+  /**
+   * Drops reasons that no longer explain anything (the field or device now agrees with QEMU).
+   * Returns true if it dropped one; the caller persists.
+   */
+  tidyReasons(stored: VmConfig, ctx: LiveCtx): boolean {
     const live = ctx.record.live;
+    let changed = false;
     for (const f of HARDWARE_FIELDS) {
-      if (JSON.stringify(stored[f]) === JSON.stringify(live[f])) delete ctx.record.pendingReasons[f];
+      if (f in ctx.record.pendingReasons && JSON.stringify(stored[f]) === JSON.stringify(live[f])) {
+        delete ctx.record.pendingReasons[f];
+        changed = true;
+      }
     }
     for (const id of Object.keys(ctx.state.reasons)) {
       const s = [...stored.disks, ...stored.nics].find((d) => d.id === id);
       const l = [...live.disks, ...live.nics].find((d) => d.id === id);
-      if ((!s && !l) || (s && l && JSON.stringify({ ...s, linkUp: 0 }) === JSON.stringify({ ...l, linkUp: 0 }))) delete ctx.state.reasons[id];
+      if ((!s && !l) || (s && l && JSON.stringify({ ...s, linkUp: 0 }) === JSON.stringify({ ...l, linkUp: 0 }))) {
+        delete ctx.state.reasons[id];
+        changed = true;
+      }
     }
-    ctx.persist();
+    return changed;
   }
 
   // ---- vCPUs and memory -----------------------------------------------------------------------
@@ -296,6 +312,7 @@ export class HotplugService {
     const ctx = this.ctxOf(rt);
     await applyPatchLive(ctx, Object.keys(patch), next);
     this.tidyReasons(next, ctx);
+    ctx.persist();
   }
 
   // ---- reading --------------------------------------------------------------------------------
@@ -358,7 +375,7 @@ export class HotplugService {
           const ctx = this.ctxOf(rt);
           if (await settleUnplugs(ctx)) {
             const stored = this.m.store.get(rt.vmId);
-            if (stored) this.tidyReasons(stored, ctx);
+            if (stored && this.tidyReasons(stored, ctx)) ctx.persist();
             this.m.announce(rt.vmId);
           }
         })
@@ -385,6 +402,7 @@ export class HotplugService {
         }
       }
       this.tidyReasons(this.m.store.get(id) ?? stored, ctx);
+      ctx.persist();
       if (fixed.length) log.info(`hotplug: reconciled ${stored.name}: ${fixed.join('; ')}`);
     });
   }
