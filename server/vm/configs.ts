@@ -40,7 +40,14 @@ export function checkConfig(m: VmManager, c: VmConfig, opts: { newVolumes?: Set<
 export function volumeUsers(m: VmManager, ref: string): string[] {
   return m.store
     .all()
-    .filter((c) => c.disks.some((d) => d.volume === ref) || c.cdrom === ref || c.kernel?.kernel === ref || c.kernel?.initrd === ref)
+    .filter((c) => {
+      // A running QEMU may still hold a volume the config no longer names (a detach waiting for the guest).
+      const live = m.runtimes.get(c.id)?.record.live;
+      return (
+        c.disks.some((d) => d.volume === ref) || c.cdrom === ref || c.kernel?.kernel === ref || c.kernel?.initrd === ref ||
+        !!live?.disks.some((d) => d.volume === ref) || live?.cdrom === ref
+      );
+    })
     .map((c) => c.id);
 }
 

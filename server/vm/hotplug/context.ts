@@ -79,9 +79,9 @@ export function hotplugError(e: unknown, what: string): Error {
   if (!isApiError(e) || e.code !== 'QEMU_FAILED') return e as Error;
   const msg = e.message;
   let code: ErrorCode = 'QEMU_FAILED';
-  if (/no slot|no free|slot .* in use|PCI: no|out of|is occupied/i.test(msg)) code = 'HOTPLUG_NO_SLOT';
+  if (/no slot|no free|slot .* in use|PCI: no|is occupied|not available for/i.test(msg)) code = 'HOTPLUG_NO_SLOT';
   else if (/does not support hotplugging|not supported device type|hotplug.*(not|un)supported|cannot be unplugged/i.test(msg)) code = 'HOTPLUG_UNSUPPORTED';
-  else if (/lock/i.test(msg)) code = 'VOLUME_IN_USE';
+  else if (/Failed to get "?\w+"? lock|is locked/i.test(msg)) code = 'VOLUME_IN_USE';
   return new ApiError(code, `${what}: ${msg}`, e.detail);
 }
 

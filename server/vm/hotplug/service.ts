@@ -364,7 +364,7 @@ export class HotplugService {
    */
   watch(rt: VmRuntime): void {
     rt.qmp?.on('event', (ev) => {
-      if (!['DEVICE_DELETED', 'ACPI_DEVICE_OST', 'RESUME'].includes(ev.event)) return;
+      if (!['DEVICE_DELETED', 'ACPI_DEVICE_OST', 'RESUME', 'RESET'].includes(ev.event)) return;
       if (!rt.record.hotplug || Object.keys(rt.record.hotplug.unplugs).length === 0) return;
       if (this.settling.has(rt.vmId)) return;
       this.settling.add(rt.vmId);
