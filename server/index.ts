@@ -92,7 +92,7 @@ async function main(): Promise<void> {
     authenticate: (req) => auth.authenticate(req),
     originAllowed,
     onError: (err, req) => log.error(`${req.method} ${req.url}: ${(err as Error)?.stack ?? String(err)}`),
-    guard: makeGuard({ access, auth, pools, isRunning: (id) => vms.runtimes.has(id), vmVolumes: (id) => vms.store.get(id)?.disks.map((x) => x.volume) ?? [] }),
+    guard: makeGuard({ access, auth, pools, isRunning: (id) => vms.runtimes.has(id), vmVolumes: (id) => vms.store.get(id)?.disks.map((x) => x.volume) ?? [], grantsChanged: (uid) => events.refreshUser(uid) }),
     onFinish: (call) => recordCall(audit, call, auditVmId),
   });
   router.add(...adminRoutes({ auth, access, audit, vms, kick, consoles, refreshEvents: (uid) => events.refreshUser(uid) }));

@@ -53,6 +53,8 @@ export interface GuardDeps {
   isRunning(vmId: string): boolean;
   /** The volumes a VM's config uses now (to tell which volumes a call created). */
   vmVolumes(vmId: string): string[];
+  /** A user's grants changed (their live VM list must follow). */
+  grantsChanged?(userId: number): void;
 }
 
 export function makeGuard(d: GuardDeps): RouteGuard {
@@ -135,6 +137,8 @@ export function makeGuard(d: GuardDeps): RouteGuard {
         const view = (result as VmView | undefined) ?? (isApiError(err) ? ((err.detail as { vm?: VmView } | undefined)?.vm ?? undefined) : undefined);
         if (view?.id) {
           d.access.grant(user.id, view.id, { owner: true, by: user.id });
+          // The VM was announced before this grant existed: the creator's live list gets it now.
+          d.grantsChanged?.(user.id);
           const named = namedRefs.get(ctx) ?? new Set();
           for (const disk of view.disks ?? []) if (!named.has(disk.volume)) d.access.recordVolumeOwner(disk.volume, user.id);
           ctx.audit.vmId = view.id;

@@ -170,6 +170,23 @@ describe('roles and grants', () => {
     assert.equal((await operator.client.api('GET', `/api/vms/${vmId}`)).status, 404);
   });
 
+  test("an operator's new VM is theirs: granted, in their live list at once, invisible to others", async () => {
+    const events = await operator.client.ws('/ws/events');
+    const viewerEvents = await viewer.client.ws('/ws/events');
+    const vm = await operator.client.ok('POST', '/api/vms', { name: 'op-owned', memoryMiB: 128 });
+    const deadline = Date.now() + 3000;
+    while (!events.messages.some((m) => m.type === 'vm' && m.vm.id === vm.id) && Date.now() < deadline) await sleep(50);
+    assert.ok(events.messages.some((m) => m.type === 'vm' && m.vm.id === vm.id), 'the creator was not told about the new VM');
+    assert.ok(!viewerEvents.messages.some((m) => m.type === 'vm' && m.vm.id === vm.id), 'another user was told about it');
+    assert.equal((await viewer.client.api('GET', `/api/vms/${vm.id}`)).status, 404);
+    const me = (await admin.ok('GET', '/api/admin/users')).users.find((u: any) => u.username === 'crawl-operator');
+    assert.ok(me.grants.some((g: any) => g.vmId === vm.id && g.owner));
+    events.ws!.close();
+    viewerEvents.ws!.close();
+    await operator.client.ok('DELETE', `/api/vms/${vm.id}`);
+    assert.ok(!(await admin.ok('GET', '/api/admin/users')).users.find((u: any) => u.username === 'crawl-operator').grants.some((g: any) => g.vmId === vm.id), 'a deleted VM leaves no grant');
+  });
+
   test('admin operations refuse operators and viewers (403)', async () => {
     const adminOps = ops.filter((o) => o.op['x-role'] === 'admin');
     assert.ok(adminOps.length >= 8, `expected the admin API in the document, got ${adminOps.length}`);
