@@ -42,25 +42,37 @@ const children = new Set();
 let tmp = null;
 let installedPkgs = [];
 let cleaned = false;
-function cleanup() {
+/**
+ * Orderly: grandchildren first (websockify's per-connection processes, so websockify reaps them), then
+ * our children, waiting for each exit so Node reaps them too — nothing is left behind as a zombie.
+ */
+async function shutdown() {
+  if (cleaned) return;
+  for (const c of children) for (const pid of descendants(c.pid)) tryKill(pid);
+  await sleep(200);
+  const exits = [...children].filter((c) => c.exitCode === null && c.signalCode === null).map((c) => new Promise((r) => c.once('exit', r)));
+  for (const c of children) tryKill(c.pid);
+  await Promise.race([Promise.all(exits), sleep(3000)]);
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) tryKill(c.pid, 'SIGKILL');
+  finalCleanup();
+}
+/** The synchronous part, also run from the 'exit' handler as a last resort. */
+function finalCleanup() {
   if (cleaned) return;
   cleaned = true;
-  for (const c of children) {
-    for (const pid of descendants(c.pid)) tryKill(pid);
-    tryKill(c.pid);
-  }
+  for (const c of children) tryKill(c.pid);
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   if (installedPkgs.length) {
     console.error(`bench: purging what we installed: ${installedPkgs.join(' ')}`);
     spawnSync('apt-get', ['purge', '-y', ...installedPkgs], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
   }
 }
-process.on('exit', cleanup);
-for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(130));
+process.on('exit', finalCleanup);
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => void shutdown().finally(() => process.exit(130)));
 
-function tryKill(pid) {
+function tryKill(pid, sig = 'SIGTERM') {
   try {
-    process.kill(pid, 'SIGTERM');
+    process.kill(pid, sig);
   } catch {
     // already gone
   }
@@ -257,21 +269,30 @@ async function main() {
 
   const runs = { rawUnix: [], rawTcp: [], ours: [], websockify: [] };
   const cpu = { ours: [], oursCpuUsage: [], websockify: [] };
+  // This process (source + client) for each path: shows which side limits the throughput.
+  const clientCpu = { rawUnix: [], rawTcp: [], ours: [], websockify: [] };
+  const timed = async (path, fn) => {
+    const c0 = process.cpuUsage();
+    const secs = await fn();
+    const c = process.cpuUsage(c0);
+    clientCpu[path].push((c.user + c.system) / 1e6);
+    runs[path].push(secs);
+  };
   // One unmeasured pass each: JIT warm-up, page cache, websockify's first fork.
   await rawStream({ path: srcSock });
   await wsStream(await oursUrl());
   await wsStream(wsfyUrl);
   for (let i = 0; i < ROUNDS; i++) {
-    runs.rawUnix.push(await rawStream({ path: srcSock }));
-    runs.rawTcp.push(await rawStream({ port: tcpPort, host: '127.0.0.1' }));
+    await timed('rawUnix', () => rawStream({ path: srcSock }));
+    await timed('rawTcp', () => rawStream({ port: tcpPort, host: '127.0.0.1' }));
     const url = await oursUrl();
     const c0 = await cpuSeconds(ours.pid);
     const u0 = await oursCpuUsage();
-    runs.ours.push(await wsStream(url));
+    await timed('ours', () => wsStream(url));
     cpu.ours.push((await cpuSeconds(ours.pid)) - c0);
     cpu.oursCpuUsage.push((await oursCpuUsage()) - u0);
     const w0 = await cpuSeconds(wsfy.pid);
-    runs.websockify.push(await wsStream(wsfyUrl));
+    await timed('websockify', () => wsStream(wsfyUrl));
     cpu.websockify.push((await cpuSeconds(wsfy.pid)) - w0);
     console.error(`round ${i + 1}/${ROUNDS}: ` + Object.entries(runs).map(([k, v]) => `${k} ${mibs(v.at(-1)).toFixed(0)} MiB/s`).join(', '));
   }
@@ -302,6 +323,9 @@ async function main() {
       addedP99us: { ours: round(lat.ours.p99us - lat.rawUnix.p99us), websockify: round(lat.websockify.p99us - lat.rawUnix.p99us) },
     },
     cpuSecondsPerGiB: cpuPerGiB,
+    /** CPU of the benchmark process itself (source + receiving client) per GiB, per path; near 1 s per second of wall time means it was the bottleneck. */
+    clientCpuSecondsPerGiB: Object.fromEntries(Object.entries(clientCpu).map(([k, v]) => [k, round(median(v) / GiB, 3)])),
+    clientCpuBusyFraction: Object.fromEntries(Object.entries(clientCpu).map(([k, v]) => [k, round(median(v.map((c, i) => c / runs[k][i])), 2)])),
   };
   result.targets = {
     'throughput >= 1.3x websockify': result.ratios.oursVsWebsockify >= 1.3,
@@ -355,9 +379,9 @@ async function waitListening(port) {
 }
 
 main().then(
-  () => process.exit(0),
+  () => shutdown().finally(() => process.exit(0)),
   (e) => {
     console.error(e);
-    process.exit(1);
+    shutdown().finally(() => process.exit(1));
   },
 );
