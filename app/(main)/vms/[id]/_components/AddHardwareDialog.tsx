@@ -3,9 +3,11 @@
  * Add Hardware: a disk (a new qcow2 of a size: POST /api/pools/default/volumes named
  * `<vm>-<diskid>.qcow2`, then PATCH disks with it appended; or an existing volume), CD-ROM media
  * (an ISO from the pool) or a NIC (a new id and a random 52:54:00 MAC). On a running VM the server
- * hot-plugs what it can; the rest shows as pending.
+ * hot-plugs what it can; the rest shows as pending. The dialog says beforehand what will be live
+ * (free PCIe slots, SATA only at next boot), and afterwards the page's live region says what
+ * happened to the running VM, read from the new device's state.
  *
- * Test ids: add-hardware-dialog, add-kind-disk, add-kind-cdrom, add-kind-nic, add-disk-source-new,
+ * Test ids: add-hardware-dialog, add-hardware-live-hint, add-kind-disk, add-kind-cdrom, add-kind-nic, add-disk-source-new,
  * add-disk-source-existing, add-disk-size, add-disk-unit, add-disk-volume, add-disk-bus,
  * add-cdrom-volume, add-nic-model, add-nic-mac, add-hardware-submit, add-hardware-error,
  * add-hardware-progress, error-add-<field>.
@@ -18,6 +20,7 @@ import { Button } from '@/components/ui/Button';
 import { Dialog } from '@/components/ui/Dialog';
 import { Field, FormError } from '@/components/ui/Field';
 import { Spinner } from '@/components/ui/Spinner';
+import { reportFromView, useHotplugReport } from '@/components/vm/useHotplug';
 import { useVmEvents } from '@/components/vm/useVmEvents';
 import { useVolumes } from '@/components/vm/useVolumes';
 
@@ -38,6 +41,7 @@ export function AddHardwareDialog({ vm, open, onClose, onAdded }: { vm: VmView; 
 
 function AddHardwareBody({ vm, onClose, onAdded, busy, setBusy }: { vm: VmView; onClose: () => void; onAdded: (item: string) => void; busy: boolean; setBusy: (b: boolean) => void }) {
   const { upsert } = useVmEvents();
+  const { setReport } = useHotplugReport();
   const { volumes, loading } = useVolumes();
   const [kind, setKind] = useState<Kind>('disk');
   const [source, setSource] = useState<'new' | 'existing'>('new');
@@ -56,10 +60,15 @@ function AddHardwareBody({ vm, onClose, onAdded, busy, setBusy }: { vm: VmView; 
   const images = (volumes ?? []).filter((v) => v.format === 'qcow2' || v.format === 'raw');
   const isos = (volumes ?? []).filter((v) => v.format === 'iso');
 
+  const running = vm.runtime !== null;
   const patch = async (body: object) => {
     const next = await api<VmView>('PATCH', `/api/vms/${encodeURIComponent(vm.id)}`, body);
     upsert(next);
     return next;
+  };
+  /** On a running VM: say in the page's live region whether the new device is live or pending. */
+  const report = (what: string, next: VmView, device: string) => {
+    if (running) setReport(reportFromView(what, next, device));
   };
 
   /** POST a new qcow2; if the name is taken, try `-1`, `-2`, … */
@@ -80,6 +89,7 @@ function AddHardwareBody({ vm, onClose, onAdded, busy, setBusy }: { vm: VmView; 
     let ref: string;
     let format: Disk['format'] = 'qcow2';
     let created: Volume | null = null;
+    let what = `Add disk ${id}`;
     if (source === 'new') {
       const n = Number(size);
       if (!size.trim() || !Number.isFinite(n) || n <= 0) return setErrors({ size: 'Enter a size greater than 0' });
@@ -88,17 +98,19 @@ function AddHardwareBody({ vm, onClose, onAdded, busy, setBusy }: { vm: VmView; 
       setProgress('Creating the disk image…');
       created = await createVolume(id, sizeMiB);
       ref = created.ref;
+      what = `Add disk ${id} (new, ${formatBytes(sizeMiB * 1024 * 1024)})`;
     } else {
       const v = images.find((x) => x.ref === volume);
       if (!v) return setErrors({ volume: 'Pick a volume' });
       ref = v.ref;
       format = v.format === 'raw' ? 'raw' : 'qcow2';
+      what = `Add disk ${id} (${v.name})`;
     }
     const disk = DiskSchema.safeParse({ id, volume: ref, format, bus, cache: 'writeback', readonly: false });
     if (!disk.success) return setFormError(disk.error.issues[0].message);
     setProgress(vm.runtime ? 'Attaching the disk to the running VM…' : 'Adding the disk…');
     try {
-      await patch({ disks: [...vm.disks, disk.data] });
+      report(what, await patch({ disks: [...vm.disks, disk.data] }), id);
     } catch (e) {
       // Do not leave an orphan image behind when the VM refused it.
       if (created) await api('DELETE', `/api/pools/default/volumes/${encodeURIComponent(created.name)}`).catch(() => undefined);
@@ -110,7 +122,7 @@ function AddHardwareBody({ vm, onClose, onAdded, busy, setBusy }: { vm: VmView; 
   const submitCdrom = async () => {
     if (!iso) return setErrors({ iso: 'Pick an ISO image' });
     setProgress('Inserting the media…');
-    await patch({ cdrom: iso });
+    report(`Insert CD-ROM media ${iso.split('/')[1] ?? iso}`, await patch({ cdrom: iso }), 'cd0');
     onAdded('cdrom');
   };
 
@@ -123,7 +135,7 @@ function AddHardwareBody({ vm, onClose, onAdded, busy, setBusy }: { vm: VmView; 
     }
     if (vm.nics.some((n) => n.mac === nic.data.mac)) return setErrors({ mac: 'Another interface of this VM has this MAC' });
     setProgress(vm.runtime ? 'Plugging in the interface…' : 'Adding the interface…');
-    await patch({ nics: [...vm.nics, nic.data] });
+    report(`Add network interface ${id} (${nic.data.model})`, await patch({ nics: [...vm.nics, nic.data] }), id);
     onAdded(`nic-${id}`);
   };
 
@@ -169,6 +181,7 @@ function AddHardwareBody({ vm, onClose, onAdded, busy, setBusy }: { vm: VmView; 
       }}
       noValidate
     >
+      {running && <LiveHint vm={vm} kind={kind} bus={bus} model={model} />}
       <fieldset disabled={busy}>
         <legend className="label">Type</legend>
         <div className="flex flex-col gap-2 sm:flex-row">
@@ -276,5 +289,23 @@ function AddHardwareBody({ vm, onClose, onAdded, busy, setBusy }: { vm: VmView; 
         </Button>
       </div>
     </form>
+  );
+}
+
+/** What adding this will do to the running VM, before the click. */
+function LiveHint({ vm, kind, bus, model }: { vm: VmView; kind: Kind; bus: Disk['bus']; model: Nic['model'] }) {
+  const ports = vm.live?.freePorts ?? null;
+  let text: string;
+  if (kind === 'cdrom') text = 'The VM is running: the media goes into its CD-ROM drive at once.';
+  else if (kind === 'disk' && bus === 'sata') text = 'The VM is running: SATA disks cannot be hotplugged, so this one is attached at next boot. Pick virtio or SCSI to plug it in now.';
+  else if (ports === 0 && (kind === 'nic' || bus === 'virtio')) text = 'The VM is running, but all of its PCIe slots are in use: this is added at next boot.';
+  else {
+    const what = kind === 'disk' ? `${bus === 'scsi' ? 'SCSI' : 'virtio'} disk` : `${model === 'virtio' ? 'virtio-net' : 'e1000'} interface`;
+    text = `The VM is running: the ${what} is plugged in now${ports !== null ? ` (${ports} free PCIe slot${ports === 1 ? '' : 's'})` : ''}; the guest sees it without a reboot.`;
+  }
+  return (
+    <p className="rounded-md border border-sky-200 bg-sky-50 px-3 py-2 text-sm text-sky-900 dark:border-sky-800 dark:bg-sky-950/40 dark:text-sky-100" data-testid="add-hardware-live-hint">
+      {text}
+    </p>
   );
 }

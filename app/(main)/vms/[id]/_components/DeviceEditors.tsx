@@ -2,9 +2,13 @@
 /**
  * Editors for the devices: each disk, the CD-ROM, each NIC and the video adapter. Disks and NICs
  * are replaced whole in the PATCH (the server hot-plugs or -unplugs what it can and marks the rest
- * pending). Removing a disk or NIC asks first.
+ * pending). Removing a disk or NIC asks first. On a running VM every removal and CD-ROM media
+ * change reports what happened to the running VM (live / pending with the reason / unplugging) in
+ * the page's live region, read from the device's state in the VM the PATCH returns; the CD-ROM's
+ * button says what it does (Insert / Change / Eject).
  * Test ids: field-format, field-bus, field-cache, field-readonly, field-cdrom, field-model,
- * field-mac, field-linkUp, field-video, error-<same>, remove-hardware, cdrom-eject.
+ * field-mac, field-linkUp, field-video, error-<same>, remove-hardware, cdrom-eject,
+ * device-state-<id> (device-state-cd0 for the CD-ROM).
  */
 import { useState } from 'react';
 import type { Disk, Nic, PatchVm, VmView } from '@/lib/schemas';
@@ -14,6 +18,7 @@ import { Button } from '@/components/ui/Button';
 import { ConfirmDialog } from '@/components/ui/ConfirmDialog';
 import { Field } from '@/components/ui/Field';
 import { TrashIcon } from '@/components/ui/icons';
+import { reportFromView, useHotplugReport } from '@/components/vm/useHotplug';
 import { useVmEvents } from '@/components/vm/useVmEvents';
 import { useVolumes } from '@/components/vm/useVolumes';
 import { EditorShell, useDraft, usePatch } from './editorKit';
@@ -21,7 +26,11 @@ import { EditorShell, useDraft, usePatch } from './editorKit';
 /** PATCH without the editor's form state (for Remove, inside a confirmation dialog that shows the error). */
 function useRawPatch(vm: VmView) {
   const { upsert } = useVmEvents();
-  return async (patch: PatchVm) => upsert(await api<VmView>('PATCH', `/api/vms/${encodeURIComponent(vm.id)}`, patch));
+  return async (patch: PatchVm) => {
+    const next = await api<VmView>('PATCH', `/api/vms/${encodeURIComponent(vm.id)}`, patch);
+    upsert(next);
+    return next;
+  };
 }
 
 export function DiskEditor({ vm, disk, canEdit, onRemoved }: { vm: VmView; disk: Disk; canEdit: boolean; onRemoved: () => void }) {
@@ -31,6 +40,7 @@ export function DiskEditor({ vm, disk, canEdit, onRemoved }: { vm: VmView; disk:
   const { save, busy, errors, formError, savedAt } = usePatch(vm);
   const [confirm, setConfirm] = useState(false);
   const rawPatch = useRawPatch(vm);
+  const { setReport } = useHotplugReport();
   const { volumes } = useVolumes();
   const vol = volumes?.find((v) => v.ref === disk.volume);
 
@@ -103,7 +113,8 @@ export function DiskEditor({ vm, disk, canEdit, onRemoved }: { vm: VmView; disk:
         title={`Remove disk ${disk.id}?`}
         confirmLabel="Remove disk"
         onConfirm={async () => {
-          await rawPatch({ disks: vm.disks.filter((d) => d.id !== disk.id) });
+          const next = await rawPatch({ disks: vm.disks.filter((d) => d.id !== disk.id) });
+          if (vm.runtime) setReport(reportFromView(`Remove disk ${disk.id}`, next, disk.id));
           onRemoved();
         }}
       >
@@ -121,21 +132,27 @@ export function CdromEditor({ vm, canEdit }: { vm: VmView; canEdit: boolean }) {
   const { save, busy, errors, formError, savedAt } = usePatch(vm);
   const { volumes, loading } = useVolumes();
   const isos = (volumes ?? []).filter((v) => v.format === 'iso');
+  const { setReport } = useHotplugReport();
+  const running = vm.runtime !== null;
+  const verb = !draft.cdrom ? 'Eject' : vm.cdrom ? 'Change' : 'Insert';
 
-  const onSave = async () => {
-    const r = await save({ cdrom: draft.cdrom || null });
-    if (r.ok && r.vm) rebase({ cdrom: r.vm.cdrom ?? '' });
+  const apply = async (cdrom: string | null, what: string) => {
+    const r = await save({ cdrom });
+    if (r.ok && r.vm) {
+      rebase({ cdrom: r.vm.cdrom ?? '' });
+      if (running) setReport(reportFromView(what, r.vm, 'cd0'));
+    }
   };
-  const eject = async () => {
-    const r = await save({ cdrom: null });
-    if (r.ok && r.vm) rebase({ cdrom: r.vm.cdrom ?? '' });
-  };
+  const onSave = () => apply(draft.cdrom || null, draft.cdrom ? `${verb} CD-ROM media ${draft.cdrom.split('/')[1] ?? draft.cdrom}` : 'Eject the CD-ROM');
+  const eject = () => apply(null, 'Eject the CD-ROM');
 
   return (
     <EditorShell
       item="cdrom"
       title="CD-ROM"
       subtitle={vm.cdrom ? <span className="font-mono">{vm.cdrom}</span> : 'No media'}
+      deviceId={running && vm.devices?.cd0 ? 'cd0' : undefined}
+      saveLabel={running ? verb : 'Save'}
       vm={vm}
       pendingFields={['cdrom']}
       dirty={dirty}
@@ -154,7 +171,7 @@ export function CdromEditor({ vm, canEdit }: { vm: VmView; canEdit: boolean }) {
         )
       }
     >
-      <Field label="Media" error={errors.cdrom} errorTestId="error-cdrom" hint={!loading && isos.length === 0 ? 'There are no ISO images in the default pool.' : undefined}>
+      <Field label="Media" error={errors.cdrom} errorTestId="error-cdrom" hint={!loading && isos.length === 0 ? 'There are no ISO images in the default pool.' : running ? 'The running VM gets the new media at once.' : undefined}>
         <select className="input" value={draft.cdrom} onChange={(e) => set('cdrom', e.target.value)} disabled={!canEdit} data-testid="field-cdrom">
           <option value="">(empty)</option>
           {isos.map((v) => (
@@ -175,6 +192,7 @@ export function NicEditor({ vm, nic, canEdit, onRemoved }: { vm: VmView; nic: Ni
   const { save, busy, errors, formError, savedAt } = usePatch(vm);
   const [confirm, setConfirm] = useState(false);
   const rawPatch = useRawPatch(vm);
+  const { setReport } = useHotplugReport();
 
   const onSave = async () => {
     const nics = vm.nics.map((n) => (n.id === nic.id ? { ...n, ...draft, mac: draft.mac.trim() } : n));
@@ -227,7 +245,8 @@ export function NicEditor({ vm, nic, canEdit, onRemoved }: { vm: VmView; nic: Ni
         title={`Remove network interface ${nic.id}?`}
         confirmLabel="Remove interface"
         onConfirm={async () => {
-          await rawPatch({ nics: vm.nics.filter((n) => n.id !== nic.id) });
+          const next = await rawPatch({ nics: vm.nics.filter((n) => n.id !== nic.id) });
+          if (vm.runtime) setReport(reportFromView(`Remove network interface ${nic.id}`, next, nic.id));
           onRemoved();
         }}
       >

@@ -8,7 +8,8 @@
  *
  * Test ids: vm-title, vm-state, vm-action-<action>, add-hardware, delete-vm, hw-item-<item>
  * (overview, cpus, memory, boot, disk-<id>, cdrom, nic-<id>, video, serial, console),
- * hw-pending-<item>, vm-crash-reason, vm-shutdown-ignored, vm-not-found, vm-deleted.
+ * hw-pending-<item>, vm-crash-reason, vm-shutdown-ignored, vm-not-found, vm-deleted; hotplug-result / hotplug-error (the live region
+ * saying what the last hotplug did, see components/vm/useHotplug.tsx).
  */
 import dynamic from 'next/dynamic';
 import Link from 'next/link';
@@ -25,6 +26,7 @@ import { DeleteVmDialog } from '@/components/vm/DeleteVmDialog';
 import { DeviceStateBadge } from '@/components/vm/DeviceStateBadge';
 import { StateBadge } from '@/components/vm/StateBadge';
 import { VmActions } from '@/components/vm/VmActions';
+import { HotplugReportProvider, HotplugStatus, useHotplugReport } from '@/components/vm/useHotplug';
 import { useVmEvents } from '@/components/vm/useVmEvents';
 import { AddHardwareDialog } from './AddHardwareDialog';
 import { BootEditor } from './BootEditor';
@@ -88,8 +90,17 @@ function isPending(vm: VmView, it: Item, pendingFields: Set<string>): boolean {
   return it.fields.some((f) => pendingFields.has(f));
 }
 
-export function VmDetails({ id, initialTab }: { id: string; initialTab: string }) {
+export function VmDetails(props: { id: string; initialTab: string }) {
+  return (
+    <HotplugReportProvider>
+      <Details {...props} />
+    </HotplugReportProvider>
+  );
+}
+
+function Details({ id, initialTab }: { id: string; initialTab: string }) {
   const { vms, loaded, upsert } = useVmEvents();
+  const { setReport } = useHotplugReport();
   const { canEdit } = useSession();
   const toast = useToast();
   const router = useRouter();
@@ -220,7 +231,11 @@ export function VmDetails({ id, initialTab }: { id: string; initialTab: string }
                 <li key={it.key} className="shrink-0">
                   <button
                     type="button"
-                    onClick={() => select(it.key)}
+                    onClick={() => {
+                      // The last hotplug result belongs to the item it was made on.
+                      if (it.key !== current.key) setReport(null);
+                      select(it.key);
+                    }}
                     aria-current={active ? 'true' : undefined}
                     data-testid={`hw-item-${it.key}`}
                     className={`flex w-full items-center gap-2 rounded-md px-3 py-2 text-left text-sm ${
@@ -244,6 +259,7 @@ export function VmDetails({ id, initialTab }: { id: string; initialTab: string }
         </nav>
 
         <div className="min-w-0">
+          <HotplugStatus />
           {current.key === 'overview' && <OverviewPane key={vm.id} vm={vm} canEdit={canEdit} />}
           {current.key === 'cpus' && <CpuEditor vm={vm} canEdit={canEdit} />}
           {current.key === 'memory' && <MemoryEditor vm={vm} canEdit={canEdit} />}

@@ -173,6 +173,7 @@ export function EditorShell({
   actions,
   canEdit = true,
   deviceId,
+  saveLabel = 'Save',
 }: {
   item: string;
   /** For a disk or NIC: its id, to show its own live/pending state. */
@@ -191,6 +192,8 @@ export function EditorShell({
   /** Extra buttons on the left of the bar (Remove, Eject). */
   actions?: ReactNode;
   canEdit?: boolean;
+  /** The submit button's text (e.g. "Insert" for CD-ROM media on a running VM). */
+  saveLabel?: string;
 }) {
   const showSaved = savedAt !== null && savedAt !== undefined && !dirty;
   return (
@@ -200,7 +203,7 @@ export function EditorShell({
           <h2 id={`editor-title-${item}`} className="text-base font-semibold">
             {title}
           </h2>
-          {deviceId && <DeviceStateBadge id={deviceId} state={vm.devices?.[deviceId]} />}
+          {deviceId && <DeviceStateBadge id={deviceId} state={vm.devices?.[deviceId]} showReason={vm.devices?.[deviceId]?.state === 'unplugging'} />}
         </div>
         {subtitle && <p className="muted mt-0.5 text-sm break-all">{subtitle}</p>}
       </div>
@@ -233,7 +236,7 @@ export function EditorShell({
                   Revert
                 </Button>
                 <Button type="submit" variant="primary" busy={busy} disabled={!dirty || !canEdit} data-testid="editor-save">
-                  Save
+                  {saveLabel}
                 </Button>
               </>
             )}
