@@ -6,6 +6,7 @@
  *   are not blank;
  * - keys typed into the canvas reach the guest's tty1 shell, proven by what the guest writes to its own
  *   serial port (`echo … > /dev/ttyS0`); the same through "paste as keystrokes";
+ * - toolbar: view-only blocks input, Ctrl+Alt+F2/F1 switch the guest's VT, screenshot, pop-out;
  * - the serial console (xterm.js) runs a command and shows the answer; after a reload the history is
  *   still there;
  * - reboot (ACPI shutdown + a new QEMU) and reset: the console comes back by itself and still types;
@@ -119,6 +120,37 @@ test('paste as keystrokes types the text into the guest', async ({ page, server 
   await page.getByTestId('vnc-paste-send').click();
   await expect(page.getByTestId('vnc-paste-dialog')).not.toBeVisible({ timeout: 30_000 });
   await server.waitSerial(vmId, 'VNC-KEYS-OK-pasted', 30_000);
+});
+
+test('toolbar: view-only blocks input, send-keys switches VTs, screenshot downloads, pop-out connects', async ({ page, server }) => {
+  await openConsole(page);
+  // View-only: nothing typed reaches the guest.
+  await page.getByTestId('vnc-viewonly').check();
+  await typeIntoCanvas(page, 'echo VIEWONLY-LEAK > /dev/ttyS0');
+  await page.getByTestId('vnc-viewonly').uncheck();
+  // Ctrl+Alt+F2 moves the guest to tty2 (no shell there): typing does nothing; Ctrl+Alt+F1 comes back.
+  // Linux refuses to switch to a VT nobody has opened yet, so open tty2 once from the tty1 shell.
+  await typeIntoCanvas(page, 'echo THIS IS TTY2 > /dev/tty2');
+  await page.getByTestId('vnc-sendkeys').locator('summary').click();
+  await page.getByTestId('vnc-sendkey-ctrl-alt-f2').click();
+  await page.waitForTimeout(500);
+  await typeIntoCanvas(page, 'echo ON-TTY2 > /dev/ttyS0');
+  await page.getByTestId('vnc-sendkeys').locator('summary').click();
+  await page.getByTestId('vnc-sendkey-ctrl-alt-f1').click();
+  await page.waitForTimeout(500);
+  await typeIntoCanvas(page, 'echo BACK-ON-TTY1 > /dev/ttyS0');
+  const out = await server.waitSerial(vmId, 'BACK-ON-TTY1', 30_000);
+  expect(out).not.toContain('VIEWONLY-LEAK');
+  expect(out).not.toContain('ON-TTY2');
+
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('vnc-screenshot').click()]);
+  expect(download.suggestedFilename()).toMatch(/^console-e2e-\d{8}-\d{6}\.png$/);
+
+  const [popup] = await Promise.all([page.waitForEvent('popup'), page.getByTestId('vnc-popout').click()]);
+  await expect(popup.getByTestId('vnc-status')).toHaveText('connected', { timeout: 30_000 });
+  await expect(popup.getByTestId('vnc-screen').locator('canvas')).toBeVisible();
+  await snap(popup, 'console-popout');
+  await popup.close();
 });
 
 test('serial console: a command and its answer, and the history survives a reload', async ({ page }) => {
