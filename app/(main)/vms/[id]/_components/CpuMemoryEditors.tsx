@@ -11,8 +11,8 @@
  *
  * Test ids: field-vcpus, field-maxVcpus, field-memoryMiB, field-maxMemoryMiB, field-balloonMiB,
  * error-<same names>, live-vcpus, live-memory (what the running QEMU has right now),
- * vcpu-stepper, vcpu-dec, vcpu-inc, vcpu-count, vcpu-hint, vcpu-slots (device-state-cpuN inside),
- * mem-stepper, mem-dec, mem-inc, mem-size, mem-headroom, mem-dimms (device-state-dimmN inside),
+ * vcpu-stepper, vcpu-dec, vcpu-inc, vcpu-count, vcpu-next-boot, vcpu-hint, vcpu-slots (device-state-cpuN inside),
+ * mem-stepper, mem-dec, mem-inc, mem-size, mem-next-boot, mem-headroom, mem-dimms (device-state-dimmN inside),
  * mem-guest-stats.
  */
 import { useEffect, useState, type ReactNode } from 'react';
@@ -155,11 +155,14 @@ function Stepper({
   incDisabled,
   busy,
   testId,
+  note,
   children,
 }: {
   id: string;
   label: string;
   value: ReactNode;
+  /** Beside the value, e.g. "next boot; running now: 2" when the two differ. */
+  note?: ReactNode;
   onDec: () => void;
   onInc: () => void;
   decLabel: string;
@@ -181,6 +184,11 @@ function Stepper({
           {value}
         </span>
         <Button size="icon" aria-label={incLabel} title={incLabel} onClick={onInc} disabled={incDisabled || busy !== null} busy={busy === 'inc'} icon={<span aria-hidden className="text-lg leading-none">+</span>} data-testid={`${testId}-inc`} />
+        {note && (
+          <span className="rounded-full bg-amber-100 px-2 py-0.5 text-xs text-amber-900 dark:bg-amber-900/50 dark:text-amber-100" data-testid={`${testId}-next-boot`}>
+            {note}
+          </span>
+        )}
       </div>
       {children}
     </div>
@@ -208,6 +216,7 @@ function VcpuStepper({ vm, live, canEdit }: { vm: VmView; live: Live; canEdit: b
       onInc={() => set(n + 1)}
       decLabel="Remove a vCPU"
       incLabel="Add a vCPU"
+      note={n !== live.vcpus ? `at next boot; running now: ${live.vcpus}` : undefined}
       decDisabled={!canEdit || n <= 1}
       incDisabled={!canEdit || n >= vm.maxVcpus}
       busy={busy}
@@ -260,6 +269,7 @@ function MemoryStepper({ vm, live, canEdit }: { vm: VmView; live: Live; canEdit:
       onInc={() => set(up)}
       decLabel={`Remove ${step} MiB (applies at next boot)`}
       incLabel={`Add ${step} MiB`}
+      note={cur !== live.memoryMiB ? `at next boot; running now: ${formatMiB(live.memoryMiB)}` : undefined}
       decDisabled={!canEdit || down < MIN_MEMORY_MIB}
       incDisabled={!canEdit || up > vm.maxMemoryMiB || noSlot}
       busy={busy}
