@@ -293,6 +293,8 @@ test(`${TOTAL} hostile requests across every mutating route: all 4xx with a code
   const byKind = new Map<string, number>();
   const byStatus = new Map<number, number>();
   let sent = 0;
+  // fetch resolves dot segments (`/api/vms/%2e%2e/%2e%2e` is `/`): those never reach the API.
+  let apiCalls = 0;
   const t0 = Date.now();
   const worker = async () => {
     while (sent < TOTAL) {
@@ -301,6 +303,7 @@ test(`${TOTAL} hostile requests across every mutating route: all 4xx with a code
       const op = n % 5 === 0 ? targets[n % targets.length] : withBody[r.int(withBody.length)];
       const req = generate(op, r, strings);
       byKind.set(req.kind, (byKind.get(req.kind) ?? 0) + 1);
+      if (new URL(req.url, s.url).pathname.startsWith('/api')) apiCalls++;
       let status = 0;
       let text = '';
       try {
@@ -346,7 +349,8 @@ test(`${TOTAL} hostile requests across every mutating route: all 4xx with a code
 
   // Every one of them is in the audit log, with its result.
   const last = (await admin.ok('GET', '/api/admin/audit?limit=1')).entries[0];
-  assert.ok(last.id - auditBefore >= TOTAL, `only ${last.id - auditBefore} audit entries for ${TOTAL} requests`);
+  assert.ok(apiCalls > TOTAL * 0.98);
+  assert.ok(last.id - auditBefore >= apiCalls, `only ${last.id - auditBefore} audit entries for ${apiCalls} API calls`);
   const errors = await admin.ok('GET', '/api/admin/audit?username=admin&result=error&limit=50');
   assert.ok(errors.entries.every((e: any) => e.status >= 400 && e.code), 'an audited failure without its code');
   assert.ok(errors.entries.every((e: any) => JSON.stringify(e.params ?? '').length < 6000), 'audit params are not bounded');
