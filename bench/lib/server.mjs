@@ -20,10 +20,11 @@ export class BenchServer {
   cookie = '';
   lines = []; // { t, line }
 
-  constructor({ dataDir, ui = true, env = {} } = {}) {
+  constructor({ dataDir, ui = true, env = {}, nodeArgs = [] } = {}) {
     this.dataDir = dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'vmm-bench-'));
     this.ui = ui;
     this.env = env;
+    this.nodeArgs = nodeArgs;
   }
 
   get url() {
@@ -49,7 +50,7 @@ export class BenchServer {
     };
     this.lines = [];
     const tSpawn = now();
-    const proc = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'server', 'index.ts')], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, [...this.nodeArgs, '--import', 'tsx', path.join(ROOT, 'server', 'index.ts')], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc = proc;
     let partial = '';
     const onData = (b) => {
