@@ -75,6 +75,18 @@ function ensureQemuUser() {
 }
 ensureQemuUser();
 
+/** Under KVM the QEMU user needs /dev/kvm: its group (kvm on Debian), added as a supplementary group. */
+function ensureKvmGroup() {
+  if (process.getuid?.() !== 0) return;
+  if (spawnSync('getent', ['group', 'kvm'], { encoding: 'utf8' }).status !== 0) return;
+  const groups = spawnSync('id', ['-nG', qemuUser], { encoding: 'utf8' }).stdout ?? '';
+  if (groups.split(/\s+/).includes('kvm')) return;
+  const args = ['usermod', '-aG', 'kvm', qemuUser];
+  console.log(`preflight: letting the QEMU user use /dev/kvm: ${args.join(' ')}`);
+  spawnSync(args[0], args.slice(1), { stdio: 'inherit' });
+}
+ensureKvmGroup();
+
 const isDebian = fs.existsSync('/etc/debian_version');
 const missing = wanted.filter(([pkg, cmd]) => (cmd ? !which(cmd) : !(isDebian && dpkgInstalled(pkg)))).map(([pkg]) => pkg);
 

@@ -23,11 +23,18 @@ export function prepareRunDir(paths: RunPaths): void {
   fs.writeFileSync(paths.log, '', { mode: 0o600 });
 }
 
-/** Starts QEMU in its own session, stdout/stderr to the log file, and lets it outlive us. */
-export function spawnQemu(argv: string[], paths: RunPaths): number {
+/**
+ * Starts QEMU in its own session, stdout/stderr to the log file, and lets it outlive us. With `as`,
+ * QEMU is exec'd already as that user (setpriv, with the user's supplementary groups, e.g. kvm):
+ * it never holds root, so its seccomp sandbox can deny set*id (elevateprivileges=deny), which
+ * QEMU's own -runas cannot (it would drop privileges after the filter is in place). setpriv execs
+ * in place, so the pid we get is QEMU's.
+ */
+export function spawnQemu(argv: string[], paths: RunPaths, as: { uid: number; gid: number } | null = null): number {
   const logFd = fs.openSync(paths.log, 'a', 0o600);
+  const cmd = as ? ['setpriv', `--reuid=${as.uid}`, `--regid=${as.gid}`, '--init-groups', '--inh-caps=-all', '--', ...argv] : argv;
   try {
-    const child = spawn(argv[0], argv.slice(1), {
+    const child = spawn(cmd[0], cmd.slice(1), {
       detached: true,
       stdio: ['ignore', logFd, logFd],
       cwd: paths.dir,
