@@ -75,11 +75,32 @@ export function vmRoutes(m: VmManager, serial: SerialHub): RouteDef[] {
         const file = path.join(rt.paths.dir, `screen-${Date.now()}.png`);
         try {
           await rt.qmp.execute('screendump', { filename: file, format: 'png' });
-          return fs.readFileSync(file);
+          return readPlainFile(file);
         } finally {
           fs.rmSync(file, { force: true });
         }
       },
     }),
   ];
+}
+
+/**
+ * The screendump lands in a directory the (unprivileged) QEMU user owns. A compromised QEMU could
+ * plant a symlink there to make this root process read any file: open without following links and
+ * accept only a plain, single-linked file.
+ */
+function readPlainFile(file: string): Buffer {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  } catch (e) {
+    throw new ApiError('QEMU_FAILED', `QEMU did not write the screenshot (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile() || st.nlink !== 1 || st.size > 64 * 1024 * 1024) throw new ApiError('QEMU_FAILED', 'The screenshot is not a plain file');
+    return fs.readFileSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
 }

@@ -13,6 +13,11 @@ const NAV = [
   { href: '/', label: 'Dashboard', match: (p: string) => p === '/' || p.startsWith('/vms') },
   { href: '/storage', label: 'Storage', match: (p: string) => p.startsWith('/storage') },
 ];
+/** Only admins manage users and read the audit log (the server enforces it; this just hides the links). */
+const ADMIN_NAV = [
+  { href: '/admin/users', label: 'Users', match: (p: string) => p.startsWith('/admin/users') },
+  { href: '/admin/audit', label: 'Audit log', match: (p: string) => p.startsWith('/admin/audit') },
+];
 
 export function AppHeader() {
   const pathname = usePathname() ?? '/';
@@ -43,7 +48,7 @@ export function AppHeader() {
           <span className="hidden sm:inline">WebVMM</span>
         </Link>
         <nav aria-label="Main" className="flex items-center gap-1">
-          {NAV.map((n) => {
+          {[...NAV, ...(me?.role === 'admin' ? ADMIN_NAV : [])].map((n) => {
             const active = n.match(pathname);
             return (
               <Link
