@@ -43,6 +43,8 @@ export const ERROR_STATUS = {
   INTERNAL: 500,
   QEMU_FAILED: 502,
   STORAGE_FAILED: 502,
+  /** The pool's file system has no room left (ENOSPC): free space or grow it, then retry. */
+  STORAGE_FULL: 507,
   QMP_TIMEOUT: 504,
   QMP_DISCONNECTED: 502,
   UNPLUG_TIMEOUT: 504,

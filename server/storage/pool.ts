@@ -108,13 +108,21 @@ export class StoragePools {
     const tmp = path.join(path.dirname(full), `.${file}.${process.pid}.creating`);
     try {
       await new Promise<void>((resolve, reject) =>
-        execFile(this.qemuImg, ['create', '-q', '-f', 'qcow2', '-o', 'lazy_refcounts=on', tmp, `${sizeMiB}M`], { timeout: 60_000 }, (err, _o, stderr) =>
-          err ? reject(new ApiError('STORAGE_FAILED', `qemu-img could not create the volume: ${(stderr || err.message).trim()}`)) : resolve(),
-        ),
+        execFile(this.qemuImg, ['create', '-q', '-f', 'qcow2', '-o', 'lazy_refcounts=on', tmp, `${sizeMiB}M`], { timeout: 60_000 }, (err, _o, stderr) => {
+          if (!err) return resolve();
+          const why = (stderr || err.message).trim();
+          reject(
+            /No space left on device|ENOSPC|Disk quota exceeded|EDQUOT/i.test(why)
+              ? new ApiError('STORAGE_FULL', `Pool "${pool}" is full: there is no room for "${file}" (${freeSpace(path.dirname(full))}). Free some space and try again`, { pool, file, qemuImg: why })
+              : new ApiError('STORAGE_FAILED', `qemu-img could not create the volume: ${why}`),
+          );
+        }),
       );
       fs.renameSync(tmp, full);
     } catch (e) {
       fs.rmSync(tmp, { force: true });
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOSPC' || code === 'EDQUOT') throw new ApiError('STORAGE_FULL', `Pool "${pool}" is full: there is no room for "${file}" (${freeSpace(path.dirname(full))})`, { pool, file });
       throw e;
     }
     return `${pool}/${file}`;
@@ -123,6 +131,17 @@ export class StoragePools {
   remove(ref: string): void {
     const full = this.requireVolume(ref);
     fs.rmSync(full);
+  }
+}
+
+/** "N MiB free of M MiB", for error messages; empty-handed if the file system will not say. */
+function freeSpace(dir: string): string {
+  try {
+    const st = fs.statfsSync(dir);
+    const mib = (blocks: number) => Math.floor((blocks * st.bsize) / (1024 * 1024));
+    return `${mib(st.bavail)} MiB free of ${mib(st.blocks)} MiB`;
+  } catch {
+    return 'free space unknown';
   }
 }
 

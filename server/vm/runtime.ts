@@ -7,6 +7,7 @@
  */
 import fs from 'node:fs';
 import { z } from 'zod';
+import { ApiError, isApiError } from '../../lib/errors';
 import { HardwareSchema } from '../../lib/schemas/vm';
 import type { QmpClient } from '../qemu/qmp/client';
 import type { QmpEvent } from '../qemu/qmp/types';
@@ -27,16 +28,47 @@ export const LiveRecordSchema = z.object({
   pendingReasons: z.record(z.string(), z.string()).default({}),
   /** Hotplug bookkeeping (ports, unplugs in progress, ...); derived from argv on first use. */
   hotplug: HotplugStateSchema.optional(),
+  /**
+   * Set while a start is in progress (QEMU launched with -S, start-up commands and `cont` not done
+   * yet): a server that dies there leaves a QEMU that never ran the guest, and the next server
+   * finishes the start (VmManager.reattachAll).
+   */
+  booting: z.boolean().optional(),
+  /** Written before we ask QEMU to quit: if it is gone when the next server starts, that was a power-off, not a crash. */
+  exitExpected: z.boolean().optional(),
 });
 export type LiveRecord = z.infer<typeof LiveRecordSchema>;
 
 export interface RuntimeHooks {
   changed(): void;
   exited(outcome: { crashed: boolean; reason: string | null }): void;
+  /** QEMU answers again after it was marked unresponsive (commands may have run late: re-read it). */
+  recovered?(): void;
 }
 
 /** How long to let QEMU exit on its own after its QMP socket closed before SIGKILL. */
 const EXIT_GRACE_MS = 2000;
+/** A command unanswered this long makes us look at the process: a stopped one will not answer. */
+const STALL_CHECK_MS = 1000;
+/** While unresponsive: how often to check whether QEMU answers again, and how long a probe may take. */
+const PROBE_EVERY_MS = 1000;
+const PROBE_TIMEOUT_MS = 3000;
+
+/** True if the process is stopped (SIGSTOP, SIGTSTP, a debugger): it cannot answer QMP until SIGCONT. */
+export function processStopped(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state === 'T' || state === 't';
+  } catch {
+    return false;
+  }
+}
+
+export interface Unresponsive {
+  since: string;
+  why: string;
+}
 
 export class VmRuntime {
   status: RuntimeStatus = 'starting';
@@ -51,6 +83,17 @@ export class VmRuntime {
   private shutdownTimer: NodeJS.Timeout | null = null;
   private exited = false;
   private lastTicks: { ticks: number; at: number } | null = null;
+  /**
+   * Set when QEMU stopped answering QMP (a command timed out, or its process is stopped). While
+   * set, commands fail at once with QMP_TIMEOUT instead of queueing behind the hung one, the view
+   * says so, and a probe clears it as soon as QEMU answers again.
+   */
+  unresponsive: Unresponsive | null = null;
+  /** QMP commands sent through this runtime and not answered yet (the queue plus the one in flight). */
+  qmpPending = 0;
+  /** The client's own execute, for the probe (which must not be refused while unresponsive). */
+  private rawExecute: QmpClient['execute'] | null = null;
+  private probeTimer: NodeJS.Timeout | null = null;
 
   constructor(
     readonly vmId: string,
@@ -75,8 +118,126 @@ export class VmRuntime {
   /** Takes ownership of a connected QMP client. */
   attach(qmp: QmpClient): void {
     this.qmp = qmp;
+    this.guard(qmp);
     qmp.on('event', (ev: QmpEvent) => this.onEvent(ev));
     qmp.on('close', () => void this.onClose());
+  }
+
+  /**
+   * Every caller (lifecycle, hotplug, screenshots) goes through `rt.qmp.execute`, so that is where a
+   * hung QEMU is noticed: the client's execute is wrapped on this instance to
+   * - fail at once with QMP_TIMEOUT while the VM is marked unresponsive (quit still goes through:
+   *   a power-off must stay possible; it falls back to SIGKILL);
+   * - look at the process when a command has waited STALL_CHECK_MS: a stopped QEMU (SIGSTOP) will
+   *   not answer before its timeout, so the caller gets QMP_TIMEOUT now and the VM is marked;
+   * - mark the VM unresponsive on a QMP_TIMEOUT, and clear that on any answer.
+   * A command rejected early may still run when QEMU resumes (as after any timeout): the STOP/RESUME
+   * events refresh the state, and `recovered` lets the manager re-read the hardware.
+   */
+  private guard(qmp: QmpClient): void {
+    const raw = qmp.execute.bind(qmp) as QmpClient['execute'];
+    this.rawExecute = raw;
+    const guarded = (command: Parameters<QmpClient['execute']>[0], args?: unknown, opts?: Parameters<QmpClient['execute']>[2]): Promise<unknown> => {
+      if (this.unresponsive && command !== 'quit') return Promise.reject(this.notResponding(command));
+      this.qmpPending++;
+      const p = (raw as (c: typeof command, a?: unknown, o?: typeof opts) => Promise<unknown>)(command, args, opts);
+      return new Promise((resolve, reject) => {
+        let settled = false;
+        let watchdog: NodeJS.Timeout | null = null;
+        const watch = () => {
+          watchdog = setTimeout(() => {
+            if (settled) return;
+            if (processStopped(this.pid)) {
+              settled = true;
+              this.markUnresponsive('its process is stopped');
+              reject(this.notResponding(command));
+            } else watch();
+          }, STALL_CHECK_MS);
+          watchdog.unref();
+        };
+        watch();
+        const done = () => {
+          this.qmpPending--;
+          if (watchdog) clearTimeout(watchdog);
+        };
+        p.then(
+          (v) => {
+            done();
+            this.markResponsive();
+            if (!settled) resolve(v);
+            settled = true;
+          },
+          (e: unknown) => {
+            done();
+            if (isApiError(e) && e.code === 'QMP_TIMEOUT') this.markUnresponsive(`no answer to ${command} in time`);
+            else if (isApiError(e) && e.code === 'QEMU_FAILED') this.markResponsive(); // an error reply is an answer
+            if (!settled) reject(e);
+            settled = true;
+          },
+        );
+      });
+    };
+    qmp.execute = guarded as QmpClient['execute'];
+  }
+
+  private notResponding(command: string): ApiError {
+    const u = this.unresponsive;
+    return new ApiError(
+      'QMP_TIMEOUT',
+      `QEMU is not responding${u ? ` (${u.why}, since ${u.since})` : ''}; ${command} was not carried out. Try again once it answers, or force it off`,
+      { command, unresponsiveSince: u?.since ?? null },
+    );
+  }
+
+  private markUnresponsive(why: string): void {
+    if (this.exited) return;
+    if (!this.unresponsive) {
+      this.unresponsive = { since: new Date().toISOString(), why };
+      this.hooks.changed();
+    }
+    this.scheduleProbe();
+  }
+
+  private markResponsive(): void {
+    if (!this.unresponsive || this.exited) return;
+    this.unresponsive = null;
+    if (this.probeTimer) clearTimeout(this.probeTimer);
+    this.probeTimer = null;
+    this.hooks.changed();
+    this.hooks.recovered?.();
+    void this.refresh();
+  }
+
+  /** One probe at a time: a stopped process is not sent anything; otherwise query-status. */
+  private scheduleProbe(): void {
+    if (this.probeTimer || this.exited) return;
+    this.probeTimer = setTimeout(async () => {
+      if (this.exited || !this.unresponsive) {
+        this.probeTimer = null;
+        return;
+      }
+      if (!processStopped(this.pid) && this.rawExecute) {
+        try {
+          await this.rawExecute('query-status', undefined, { timeoutMs: PROBE_TIMEOUT_MS });
+          this.probeTimer = null;
+          this.markResponsive();
+          return;
+        } catch (e) {
+          if (isApiError(e) && e.code === 'QMP_DISCONNECTED') {
+            this.probeTimer = null;
+            return;
+          }
+        }
+      }
+      this.probeTimer = null;
+      this.scheduleProbe();
+    }, PROBE_EVERY_MS);
+    this.probeTimer.unref();
+  }
+
+  /** Cheap check (used by the CPU sampler while someone watches): a stopped QEMU is flagged without waiting for a command. */
+  checkStopped(): void {
+    if (!this.exited && !this.unresponsive && processStopped(this.pid)) this.markUnresponsive('its process is stopped');
   }
 
   /** Server shutdown: let go of QEMU without treating the closed socket as QEMU's exit. */
@@ -84,6 +245,7 @@ export class VmRuntime {
     this.exited = true;
     if (this.refreshTimer) clearTimeout(this.refreshTimer);
     if (this.shutdownTimer) clearTimeout(this.shutdownTimer);
+    if (this.probeTimer) clearTimeout(this.probeTimer);
     this.qmp?.removeAllListeners();
     this.qmp?.close();
   }
@@ -157,6 +319,15 @@ export class VmRuntime {
   /** Force power-off: QMP quit, then SIGKILL if QEMU does not answer. Resolves once QEMU is gone. */
   async quit(): Promise<void> {
     this.exitExpected = true;
+    if (!this.exited && !this.record.exitExpected) {
+      // So that a server killed from here on does not report this exit as a crash.
+      this.record.exitExpected = true;
+      try {
+        this.persist();
+      } catch {
+        /* the run dir is going away anyway */
+      }
+    }
     if (this.status !== 'stopping') {
       this.status = 'stopping';
       this.hooks.changed();
@@ -166,6 +337,8 @@ export class VmRuntime {
       else this.onExitOnce.push(resolve);
     });
     try {
+      // A QEMU that does not answer gets the power cord at once rather than after another timeout.
+      if (this.unresponsive) throw new Error('not responding');
       await this.qmp?.execute('quit', undefined, { timeoutMs: 1000 });
     } catch {
       try {
@@ -185,6 +358,8 @@ export class VmRuntime {
     this.exited = true;
     if (this.refreshTimer) clearTimeout(this.refreshTimer);
     if (this.shutdownTimer) clearTimeout(this.shutdownTimer);
+    if (this.probeTimer) clearTimeout(this.probeTimer);
+    this.unresponsive = null;
     const killed = await ensureDead(this.pid, this.exitExpected ? EXIT_GRACE_MS : 300);
     const crashed = !this.exitExpected && !this.guestShutdown;
     let reason: string | null = null;

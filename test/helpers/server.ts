@@ -25,6 +25,8 @@ export interface StartOptions {
 
 export class TestServer {
   proc: ChildProcess | null = null;
+  /** How the last server process ended (exit code or signal), once it has. */
+  lastExit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
   port = 0;
   output = '';
   cookie = '';
@@ -59,6 +61,8 @@ export class TestServer {
     this.output = '';
     const proc = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'server', 'index.ts')], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc = proc;
+    this.lastExit = null;
+    proc.once('exit', (code, signal) => (this.lastExit = { code, signal }));
     const started = new Promise<void>((resolve, reject) => {
       const onData = (b: Buffer) => {
         this.output += b.toString();
