@@ -18,7 +18,8 @@ import { HostService } from './qemu/host';
 import { SerialHub } from './serial/hub';
 import { TicketStore } from './console/tickets';
 import { VmManager } from './vm/manager';
-import { Router, sendJson } from './http/router';
+import { z } from 'zod';
+import { route, Router, sendJson } from './http/router';
 import { buildOpenApi } from './http/openapi';
 import { vmRoutes } from './api/vms';
 import { hotplugRoutes } from './api/hotplug';
@@ -97,6 +98,37 @@ async function main(): Promise<void> {
   });
   router.add(...adminRoutes({ auth, access, audit, vms, kick, consoles, refreshEvents: (uid) => events.refreshUser(uid) }));
   router.add(...authRoutes({ auth, secure: !!cfg.tls, canSeeVm, kick }), ...hostRoutes(host), ...hotplugRoutes(vms), ...vmRoutes(vms, serial), ...consoleRoutes(vms, tickets), ...poolRoutes(pools, vms, access));
+  // In-flight requests, for a graceful shutdown (SIGTERM drains them before exiting).
+  const inflight = new Set<http.ServerResponse>();
+  let draining = false;
+  router.add(
+    route({
+      method: 'GET', path: '/api/host/diagnostics', tag: 'host', role: 'admin',
+      summary: 'Server health counters for leak hunting (soak runs): RSS, heap, open file descriptors, QMP commands waiting per VM, busy VM locks, clients',
+      query: z.strictObject({}),
+      response: DiagnosticsSchema,
+      handler: () => {
+        const mem = process.memoryUsage();
+        let openFds = -1;
+        try {
+          openFds = fs.readdirSync('/proc/self/fd').length;
+        } catch {
+          /* not Linux */
+        }
+        return {
+          pid: process.pid,
+          uptimeS: Math.round(process.uptime()),
+          rssBytes: mem.rss,
+          heapUsedBytes: mem.heapUsed,
+          openFds,
+          inflightRequests: inflight.size,
+          eventClients: events.size,
+          vms: vms.store.all().length,
+          ...vms.diagnostics(),
+        };
+      },
+    }),
+  );
   const openapi = buildOpenApi(router.list(), VERSION);
 
   type PageHandler = (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void>;
@@ -113,6 +145,14 @@ async function main(): Promise<void> {
 
   const onRequest = async (req: http.IncomingMessage, res: http.ServerResponse) => {
     securityHeaders(res, !!cfg.tls);
+    if (draining) {
+      // A request on a kept-alive connection after SIGTERM: come back to the next server.
+      res.setHeader('connection', 'close');
+      res.setHeader('retry-after', '2');
+      return sendJson(res, 503, { code: 'SHUTTING_DOWN', message: 'The server is restarting; try again in a moment' });
+    }
+    inflight.add(res);
+    res.once('close', () => inflight.delete(res));
     const url = new URL(req.url ?? '/', 'http://localhost');
     try {
       if (url.pathname === '/api/openapi.json') {
@@ -159,22 +199,67 @@ async function main(): Promise<void> {
   const addr = server.address() as import('node:net').AddressInfo;
   log.info(`webvmm listening on ${cfg.tls ? 'https' : 'http'}://${cfg.host}:${addr.port} (data: ${cfg.dataDir})`);
 
+  /**
+   * SIGTERM/SIGINT: websocket clients are told to reconnect (`server-restarting`), no new request
+   * is accepted (the listener closes; a request on a kept-alive connection gets 503 SHUTTING_DOWN),
+   * in-flight requests and VM operations (anything holding a VM lock: a start, a hotplug, a reboot's
+   * restart) get up to VMM_SHUTDOWN_DRAIN_MS (10 s) to finish. What is still running then is
+   * answered 503 SHUTTING_DOWN (it may or may not have happened: live.json's write-ahead records
+   * let the next server sort it out). Then every QMP connection is let go without being taken for
+   * QEMU's exit, so the VMs keep running, the database is closed, and the process exits 0.
+   */
   let stopping = false;
-  const shutdown = (signal: string) => {
+  const drainMs = Number(process.env.VMM_SHUTDOWN_DRAIN_MS ?? 10_000);
+  const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
+    const t0 = Date.now();
     log.info(`${signal}: closing; running VMs keep running`);
+    draining = true;
     events.shutdown(2000);
     server.close();
+    server.closeIdleConnections?.();
+    const busy = () => inflight.size > 0 || vms.busyLocks().length > 0;
+    while (busy() && Date.now() - t0 < drainMs) await new Promise((r) => setTimeout(r, 20));
+    if (busy()) {
+      log.warn(`${signal}: stopped waiting after ${drainMs} ms: ${inflight.size} request(s) still running, VM operations in progress: ${vms.busyLocks().join(', ') || 'none'}`);
+      for (const res of inflight) {
+        if (res.headersSent) continue;
+        res.setHeader('connection', 'close');
+        sendJson(res, 503, { code: 'SHUTTING_DOWN', message: 'The server restarted before this operation finished; it may or may not have taken effect: check the VM' });
+      }
+    } else {
+      log.info(`${signal}: in-flight work finished after ${Date.now() - t0} ms`);
+    }
     server.closeAllConnections?.();
     for (const rt of vms.runtimes.values()) rt.detach();
     serial.close();
     db.close();
-    setTimeout(() => process.exit(0), 200).unref();
+    log.info(`${signal}: exiting`);
+    setTimeout(() => process.exit(0), 50);
   };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
 }
+
+const DiagnosticsSchema = z.object({
+  pid: z.int(),
+  uptimeS: z.int(),
+  rssBytes: z.int(),
+  heapUsedBytes: z.int(),
+  /** Entries in /proc/self/fd (-1 where that does not exist). */
+  openFds: z.int(),
+  inflightRequests: z.int(),
+  eventClients: z.int(),
+  vms: z.int(),
+  runtimes: z.int(),
+  /** QMP commands sent and not answered yet, over all VMs, and the largest backlog of one VM. */
+  qmpPending: z.int(),
+  qmpPendingMax: z.int(),
+  /** VMs whose QEMU does not answer QMP right now. */
+  unresponsive: z.int(),
+  busyLocks: z.int(),
+});
 
 process.on('unhandledRejection', (e) => log.error(`unhandled rejection: ${(e as Error)?.stack ?? String(e)}`));
 
