@@ -133,6 +133,8 @@ export class VmManager extends EventEmitter {
     ensureDir(this.cfg.runDir, 0o700);
     const reattached: string[] = [];
     const crashed: string[] = [];
+    /** VMs whose QEMU was asked to quit before the previous server died: an exit there is a power-off. */
+    const stoppedOnPurpose = new Set<string>();
     await Promise.all(
       this.store.all().map(async (c) => {
         const p = this.paths(c.id);
@@ -156,6 +158,7 @@ export class VmManager extends EventEmitter {
           if (record.exitExpected) {
             // We had asked it to quit (power-off, guest shutdown) and the server died before it saw the exit.
             cleanRunDir(p, false);
+            stoppedOnPurpose.add(c.id);
             return;
           }
           this.recordCrash(c.id, VmRuntime.deadOnArrival(p));
@@ -191,6 +194,12 @@ export class VmManager extends EventEmitter {
           } catch {
             /* gone */
           }
+          if (record.exitExpected) {
+            // It was on its way out (a power-off the previous server had sent): finish that.
+            cleanRunDir(p, false);
+            stoppedOnPurpose.add(c.id);
+            return;
+          }
           this.recordCrash(c.id, `Could not reattach to QEMU (${(e as Error).message}); it was stopped`);
           cleanRunDir(p, true);
           crashed.push(c.id);
@@ -198,7 +207,7 @@ export class VmManager extends EventEmitter {
       }),
     );
     this.killOrphans();
-    this.killStrays(crashed);
+    this.killStrays(crashed, stoppedOnPurpose);
     return { reattached, crashed };
   }
 
@@ -207,7 +216,7 @@ export class VmManager extends EventEmitter {
    * files: e.g. one spawned a moment before a crash, before live.json was written. Its VM (if it
    * still exists) is reported as crashed with the reason; nothing else would ever stop it.
    */
-  private killStrays(crashed: string[]): void {
+  private killStrays(crashed: string[], stoppedOnPurpose: Set<string>): void {
     for (const { pid, uuid } of qemusUnder(this.cfg.runDir)) {
       if (this.runtimes.get(uuid)?.pid === pid) continue;
       try {
@@ -215,7 +224,7 @@ export class VmManager extends EventEmitter {
       } catch {
         continue;
       }
-      if (crashed.includes(uuid)) continue; // already stopped and reported by reattachAll
+      if (crashed.includes(uuid) || stoppedOnPurpose.has(uuid)) continue; // already handled by reattachAll
       log.warn(`stopped QEMU ${pid} of ${this.store.get(uuid)?.name ?? uuid}: it was not attached to any VM`);
       if (this.store.get(uuid) && !this.runtimes.has(uuid)) {
         this.recordCrash(uuid, 'The server stopped while this VM was starting; the half-started QEMU was stopped before the guest ran. Start it again');
