@@ -13,7 +13,10 @@ const NAV = [
   { href: '/', label: 'Dashboard', match: (p: string) => p === '/' || p.startsWith('/vms') },
   { href: '/storage', label: 'Storage', match: (p: string) => p.startsWith('/storage') },
 ];
-/** Only admins manage users and read the audit log (the server enforces it; this just hides the links). */
+/**
+ * Only admins manage users and read the audit log (the server enforces it; this just hides the
+ * links). On a phone-width screen they are left out of the header so it does not overflow.
+ */
 const ADMIN_NAV = [
   { href: '/admin/users', label: 'Users', match: (p: string) => p.startsWith('/admin/users') },
   { href: '/admin/audit', label: 'Audit log', match: (p: string) => p.startsWith('/admin/audit') },
@@ -55,7 +58,7 @@ export function AppHeader() {
                 key={n.href}
                 href={n.href}
                 aria-current={active ? 'page' : undefined}
-                className={`rounded-md px-2.5 py-1.5 text-sm font-medium ${
+                className={`${ADMIN_NAV.includes(n) ? 'hidden md:inline-block ' : ''}rounded-md px-2.5 py-1.5 text-sm font-medium ${
                   active ? 'bg-slate-200/80 text-slate-900 dark:bg-slate-700/80 dark:text-white' : 'text-slate-600 hover:bg-slate-100 dark:text-slate-300 dark:hover:bg-slate-800'
                 }`}
               >
