@@ -30,7 +30,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ensureBuild } from '../../scripts/lib.mjs';
 import { Cleanup, ROOT, aptEnsure, aptPurge, busyProcesses, loadavg, log, machine, now, parseArgs, ratio, sh, sleep, summ, writeResult } from '../lib/common.mjs';
-import { PEER_PY, PY, libvirtDown, libvirtPeer, libvirtUp, peerState } from '../lib/anchors.mjs';
+import { PEER_PY, PY, libvirtDown, libvirtPeer, libvirtUp, peerState, removePeerState } from '../lib/anchors.mjs';
 import { BenchServer } from '../lib/server.mjs';
 
 const opt = parseArgs(process.argv.slice(2), { runs: '5', rtt: '2000', settle: '2', 'tput-seconds': '10', clients: '50', peers: 'true', out: 'bench/results/api.json' });
@@ -71,6 +71,7 @@ async function peers() {
   const mark = cleanup.mark();
   try {
     const state = peerState('api');
+    cleanup.add('anchor state dir', () => removePeerState(state));
     cleanup.add('libvirt-down.sh', () => libvirtDown(state));
     const lv = libvirtUp(state);
     result.peers.libvirt_up = lv;

@@ -22,6 +22,16 @@ export function peerState(bench) {
   return dir;
 }
 
+/** Removes the bench's ANCHOR_STATE dir once the *-down scripts have undone (and unrecorded) what it started. */
+export function removePeerState(state) {
+  const left = ['started.list', 'cockpit-started.list'].filter((f) => recorded(path.join(state, f)).length);
+  if (left.length) {
+    log(`peers: keeping ${state}: ${left.join(', ')} still lists what was started (stop it with the anchors' *-down.sh, ANCHOR_STATE=${state})`);
+    return;
+  }
+  fs.rmSync(state, { recursive: true, force: true });
+}
+
 function anchorEnv(state) {
   return { ...process.env, ANCHOR_STATE: state, DEBIAN_FRONTEND: 'noninteractive' };
 }
