@@ -104,10 +104,13 @@ async function main(): Promise<void> {
   router.add(
     route({
       method: 'GET', path: '/api/host/diagnostics', tag: 'host', role: 'admin',
-      summary: 'Server health counters for leak hunting (soak runs): RSS, heap, open file descriptors, QMP commands waiting per VM, busy VM locks, clients',
+      summary: 'Server health counters for leak hunting (soak runs): RSS, heap (after a GC when the server runs with --expose-gc), open file descriptors, QMP commands waiting per VM, busy VM locks, clients',
       query: z.strictObject({}),
       response: DiagnosticsSchema,
       handler: () => {
+        // Started with --expose-gc (soak runs): collect first, so heap and RSS are comparable over time.
+        const gc = (globalThis as { gc?: () => void }).gc;
+        if (gc) gc();
         const mem = process.memoryUsage();
         let openFds = -1;
         try {
@@ -116,6 +119,7 @@ async function main(): Promise<void> {
           /* not Linux */
         }
         return {
+          gcFirst: !!gc,
           pid: process.pid,
           uptimeS: Math.round(process.uptime()),
           rssBytes: mem.rss,
@@ -243,6 +247,8 @@ async function main(): Promise<void> {
 }
 
 const DiagnosticsSchema = z.object({
+  /** True when the server runs with --expose-gc and collected garbage before measuring. */
+  gcFirst: z.boolean(),
   pid: z.int(),
   uptimeS: z.int(),
   rssBytes: z.int(),
