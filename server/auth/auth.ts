@@ -9,6 +9,7 @@
  * current role) and optionally one VM it is limited to.
  */
 import type { IncomingMessage } from 'node:http';
+import type Database from 'better-sqlite3';
 import type { Db } from '../store/db';
 import { ApiError } from '../../lib/errors';
 import { ROLE_RANK, type Role } from '../../lib/schemas/auth';
@@ -119,13 +120,24 @@ const TOKEN_SELECT = `SELECT t.id, t.user_id, u.username, t.name, t.role, u.role
   t.last_ip, t.expires_at, t.revoked FROM api_tokens t JOIN users u ON u.id = t.user_id`;
 
 export class Auth {
+  /** Prepared statements, compiled once: auth runs on every request, and compiling SQL each time showed up in profiles. */
+  private readonly stmts = new Map<string, Database.Statement>();
+  private stmt(sql: string): Database.Statement {
+    let st = this.stmts.get(sql);
+    if (!st) {
+      st = this.db.prepare(sql);
+      this.stmts.set(sql, st);
+    }
+    return st;
+  }
+
   private readonly loginLimiter = new RateLimiter({ max: 10, windowMs: 60_000 });
 
   constructor(private readonly db: Db, private readonly now: () => number = Date.now) {}
 
   /** Creates the admin on first start. Returns the generated password when none was given. */
   async ensureAdmin(password: string | null): Promise<string | null> {
-    const count = (this.db.prepare('SELECT COUNT(*) AS n FROM users').get() as { n: number }).n;
+    const count = (this.stmt('SELECT COUNT(*) AS n FROM users').get() as { n: number }).n;
     if (count > 0) return null;
     const pw = password ?? randomSecret(15);
     await this.createUser('admin', pw, 'admin');
@@ -150,11 +162,11 @@ export class Auth {
   // ---- users (admin) --------------------------------------------------------------------------
 
   listUsers(): UserRecord[] {
-    return (this.db.prepare('SELECT * FROM users ORDER BY username').all() as UserRow[]).map(toRecord);
+    return (this.stmt('SELECT * FROM users ORDER BY username').all() as UserRow[]).map(toRecord);
   }
 
   getUser(id: number): UserRecord | null {
-    const row = this.db.prepare('SELECT * FROM users WHERE id = ?').get(id) as UserRow | undefined;
+    const row = this.stmt('SELECT * FROM users WHERE id = ?').get(id) as UserRow | undefined;
     return row ? toRecord(row) : null;
   }
 
@@ -168,11 +180,11 @@ export class Auth {
   updateUser(id: number, patch: { role?: Role; disabled?: boolean; maxVms?: number | null; maxRunning?: number | null }): UserRecord {
     this.requireUser(id);
     return this.db.transaction(() => {
-      if (patch.role !== undefined) this.db.prepare('UPDATE users SET role = ? WHERE id = ?').run(patch.role, id);
-      if (patch.disabled !== undefined) this.db.prepare('UPDATE users SET disabled = ? WHERE id = ?').run(patch.disabled ? 1 : 0, id);
-      if (patch.maxVms !== undefined) this.db.prepare('UPDATE users SET max_vms = ? WHERE id = ?').run(patch.maxVms, id);
-      if (patch.maxRunning !== undefined) this.db.prepare('UPDATE users SET max_running = ? WHERE id = ?').run(patch.maxRunning, id);
-      const admins = (this.db.prepare("SELECT COUNT(*) AS n FROM users WHERE role = 'admin' AND disabled = 0").get() as { n: number }).n;
+      if (patch.role !== undefined) this.stmt('UPDATE users SET role = ? WHERE id = ?').run(patch.role, id);
+      if (patch.disabled !== undefined) this.stmt('UPDATE users SET disabled = ? WHERE id = ?').run(patch.disabled ? 1 : 0, id);
+      if (patch.maxVms !== undefined) this.stmt('UPDATE users SET max_vms = ? WHERE id = ?').run(patch.maxVms, id);
+      if (patch.maxRunning !== undefined) this.stmt('UPDATE users SET max_running = ? WHERE id = ?').run(patch.maxRunning, id);
+      const admins = (this.stmt("SELECT COUNT(*) AS n FROM users WHERE role = 'admin' AND disabled = 0").get() as { n: number }).n;
       if (admins === 0) throw new ApiError('INVALID_STATE', 'This would leave no enabled admin; make another user admin first');
       if (patch.disabled) this.killSessions(id);
       return this.requireUser(id);
@@ -183,28 +195,28 @@ export class Auth {
     this.requireUser(id);
     const hash = await hashPassword(password);
     this.db.transaction(() => {
-      this.db.prepare('UPDATE users SET password_hash = ? WHERE id = ?').run(hash, id);
+      this.stmt('UPDATE users SET password_hash = ? WHERE id = ?').run(hash, id);
       this.killSessions(id);
     })();
   }
 
   /** A user changing their own password: proves the current one; ends their other sessions. */
   async changePassword(user: User, current: string, next: string): Promise<void> {
-    const row = this.db.prepare('SELECT * FROM users WHERE id = ?').get(user.id) as UserRow | undefined;
+    const row = this.stmt('SELECT * FROM users WHERE id = ?').get(user.id) as UserRow | undefined;
     if (!row || !(await verifyPassword(current, row.password_hash))) throw new ApiError('BAD_CREDENTIALS', 'The current password is wrong');
     const hash = await hashPassword(next);
     this.db.transaction(() => {
-      this.db.prepare('UPDATE users SET password_hash = ? WHERE id = ?').run(hash, user.id);
-      this.db.prepare('DELETE FROM sessions WHERE user_id = ? AND id_hash != ?').run(user.id, user.sessionKey ?? '');
+      this.stmt('UPDATE users SET password_hash = ? WHERE id = ?').run(hash, user.id);
+      this.stmt('DELETE FROM sessions WHERE user_id = ? AND id_hash != ?').run(user.id, user.sessionKey ?? '');
     })();
   }
 
   killSessions(userId: number): number {
-    return this.db.prepare('DELETE FROM sessions WHERE user_id = ?').run(userId).changes;
+    return this.stmt('DELETE FROM sessions WHERE user_id = ?').run(userId).changes;
   }
 
   sessionCount(userId: number): number {
-    return (this.db.prepare('SELECT COUNT(*) AS n FROM sessions WHERE user_id = ?').get(userId) as { n: number }).n;
+    return (this.stmt('SELECT COUNT(*) AS n FROM sessions WHERE user_id = ?').get(userId) as { n: number }).n;
   }
 
   // ---- login / sessions -----------------------------------------------------------------------
@@ -215,7 +227,7 @@ export class Auth {
       const wait = this.loginLimiter.retryAfterMs(key, this.now());
       if (wait > 0) throw new ApiError('RATE_LIMITED', `Too many login attempts; try again in ${Math.ceil(wait / 1000)} s`, { retryAfterMs: wait });
     }
-    const row = this.db.prepare('SELECT * FROM users WHERE username = ?').get(username) as UserRow | undefined;
+    const row = this.stmt('SELECT * FROM users WHERE username = ?').get(username) as UserRow | undefined;
     const ok = await verifyPassword(password, row?.password_hash ?? (await dummyPasswordHash()));
     if (!row || !ok || row.disabled) {
       this.loginLimiter.hit(`u:${username}`, this.now());
@@ -225,14 +237,14 @@ export class Auth {
     this.loginLimiter.reset(`u:${username}`);
     const sessionId = randomSecret(32);
     const t = this.now();
-    this.db.prepare('INSERT INTO sessions (id_hash, user_id, created_at, last_seen_at, ip) VALUES (?, ?, ?, ?, ?)').run(sha256(sessionId), row.id, t, t, ip);
+    this.stmt('INSERT INTO sessions (id_hash, user_id, created_at, last_seen_at, ip) VALUES (?, ?, ?, ?, ?)').run(sha256(sessionId), row.id, t, t, ip);
     return { user: { id: row.id, username: row.username, role: row.role, accountRole: row.role, sessionKey: sha256(sessionId) }, sessionId };
   }
 
   /** Ends a session; returns its key (to close its websockets). */
   logout(sessionId: string): string {
     const key = sha256(sessionId);
-    this.db.prepare('DELETE FROM sessions WHERE id_hash = ?').run(key);
+    this.stmt('DELETE FROM sessions WHERE id_hash = ?').run(key);
     return key;
   }
 
@@ -246,10 +258,10 @@ export class Auth {
       .get(sha256(sessionId)) as (UserRow & { id_hash: string; created_at: number; last_seen_at: number }) | undefined;
     if (!row || row.disabled) return null;
     if (t - row.last_seen_at > SESSION_IDLE_MS || t - row.created_at > SESSION_ABSOLUTE_MS) {
-      this.db.prepare('DELETE FROM sessions WHERE id_hash = ?').run(row.id_hash);
+      this.stmt('DELETE FROM sessions WHERE id_hash = ?').run(row.id_hash);
       return null;
     }
-    if (t - row.last_seen_at > TOUCH_EVERY_MS) this.db.prepare('UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?').run(t, row.id_hash);
+    if (t - row.last_seen_at > TOUCH_EVERY_MS) this.stmt('UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?').run(t, row.id_hash);
     return { id: row.id, username: row.username, role: row.role, accountRole: row.role, sessionKey: row.id_hash };
   }
 
@@ -269,26 +281,26 @@ export class Auth {
   }
 
   getToken(id: number): TokenRecord | null {
-    const row = this.db.prepare(`${TOKEN_SELECT} WHERE t.id = ?`).get(id) as TokenRow | undefined;
+    const row = this.stmt(`${TOKEN_SELECT} WHERE t.id = ?`).get(id) as TokenRow | undefined;
     return row ? tokenRecord(row) : null;
   }
 
   listTokens(userId: number | null): TokenRecord[] {
     const rows = (userId === null
-      ? this.db.prepare(`${TOKEN_SELECT} ORDER BY t.id DESC`).all()
-      : this.db.prepare(`${TOKEN_SELECT} WHERE t.user_id = ? ORDER BY t.id DESC`).all(userId)) as TokenRow[];
+      ? this.stmt(`${TOKEN_SELECT} ORDER BY t.id DESC`).all()
+      : this.stmt(`${TOKEN_SELECT} WHERE t.user_id = ? ORDER BY t.id DESC`).all(userId)) as TokenRow[];
     return rows.map(tokenRecord);
   }
 
   tokenCount(userId: number): number {
-    return (this.db.prepare('SELECT COUNT(*) AS n FROM api_tokens WHERE user_id = ? AND revoked = 0').get(userId) as { n: number }).n;
+    return (this.stmt('SELECT COUNT(*) AS n FROM api_tokens WHERE user_id = ? AND revoked = 0').get(userId) as { n: number }).n;
   }
 
   /** Marks a token revoked (it stays listed, for the record). */
   revokeToken(id: number): TokenRecord {
     const t = this.getToken(id);
     if (!t) throw new ApiError('NOT_FOUND', 'No such token');
-    this.db.prepare('UPDATE api_tokens SET revoked = 1 WHERE id = ?').run(id);
+    this.stmt('UPDATE api_tokens SET revoked = 1 WHERE id = ?').run(id);
     return { ...t, revoked: true };
   }
 
@@ -308,7 +320,7 @@ export class Auth {
     if (row.expires_at !== null && t >= row.expires_at) return null;
     const last = row.last_used_at ? Date.parse(row.last_used_at) : 0;
     if (t - last > TOKEN_TOUCH_EVERY_MS || (ip && ip !== row.last_ip)) {
-      this.db.prepare('UPDATE api_tokens SET last_used_at = ?, last_ip = ? WHERE id = ?').run(new Date(t).toISOString(), ip ?? row.last_ip, row.token_id);
+      this.stmt('UPDATE api_tokens SET last_used_at = ?, last_ip = ? WHERE id = ?').run(new Date(t).toISOString(), ip ?? row.last_ip, row.token_id);
     }
     return {
       id: row.id,

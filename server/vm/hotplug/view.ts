@@ -44,8 +44,16 @@ function devicesOf<T extends Identified>(
   }
 }
 
+/** Derived from argv until the first hotplug stores the state; cached so views don't re-derive it per read. */
+const derived = new WeakMap<LiveRecord, { cdrom: string | null; state: HotplugState }>();
+
 export function hotplugStateOf(record: LiveRecord): HotplugState {
-  return record.hotplug ?? stateFromArgv(record.argv, record.live.machine, record.live.cdrom);
+  if (record.hotplug) return record.hotplug;
+  const hit = derived.get(record);
+  if (hit && hit.cdrom === record.live.cdrom) return hit.state;
+  const state = stateFromArgv(record.argv, record.live.machine, record.live.cdrom);
+  derived.set(record, { cdrom: record.live.cdrom, state });
+  return state;
 }
 
 export function deviceStates(stored: VmConfig, record: LiveRecord): Record<string, DeviceState> {
