@@ -76,7 +76,7 @@ test('SIGSTOP a QEMU: it is reported as not responding within seconds, calls fai
       assert.equal(r.status, 504, `${method} ${url}: ${JSON.stringify(r.body)}`);
       assert.equal(r.body.code, 'QMP_TIMEOUT');
       assert.match(r.body.message, /not responding/);
-      assert.ok(ms < 1000, `${method} ${url} answered after ${ms} ms`);
+      assert.ok(ms < 1500, `${method} ${url} answered after ${ms} ms`);
     }
 
     // 3. Everything else is fine: the server answers, the other VM's QMP queue is its own.
