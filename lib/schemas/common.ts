@@ -13,7 +13,12 @@ export const vmName = z
 
 /** Ids of devices inside one VM (disk0, nic1, ...): also used as QEMU device ids and node-name prefixes. */
 export const DEVICE_ID_RE = /^[a-z][a-z0-9]{0,15}$/;
-export const deviceId = z.string().regex(DEVICE_ID_RE, 'Device id must be lowercase letters and digits (at most 16)');
+/** Ids that name QEMU infrastructure (root ports, vCPUs, DIMMs, the CD drive, ...): a disk or NIC may not take them. */
+export const RESERVED_DEVICE_ID_RE = /^(?:rp\d+|cpu\d+|dimm\d+|cd\d+|scsi\d+|balloon\d+|video\d+)$/;
+export const deviceId = z
+  .string()
+  .regex(DEVICE_ID_RE, 'Device id must be lowercase letters and digits (at most 16)')
+  .refine((id) => !RESERVED_DEVICE_ID_RE.test(id), 'This id is reserved for a built-in device (rpN, cpuN, dimmN, cdN, scsiN, balloonN, videoN)');
 
 export const POOL_NAME_RE = /^[a-z][a-z0-9_-]{0,31}$/;
 /** A file inside a pool: one path component, no leading dot, no commas. */

@@ -85,8 +85,14 @@ test('device ids of built-in devices are reserved', () => {
     assert.equal(isReservedDeviceId(id), true, id);
   }
   for (const id of ['disk0', 'nic0', 'rpx', 'cdrom', 'data1']) assert.equal(isReservedDeviceId(id), false, id);
-  throwsCode(() => buildArgv(config({ disks: [{ id: 'cd0', volume: 'default/a.qcow2' }] }), ctx()), 'VALIDATION_FAILED');
-  throwsCode(() => buildArgv(config({ nics: [{ id: 'rp3', mac: '52:54:00:00:00:01' }] }), ctx()), 'VALIDATION_FAILED');
+  // The schema refuses them at the boundary...
+  assert.equal(VmConfigSchema.safeParse({ ...BASE, disks: [{ id: 'cd0', volume: 'default/a.qcow2' }] }).success, false);
+  assert.equal(VmConfigSchema.safeParse({ ...BASE, nics: [{ id: 'rp3', mac: '52:54:00:00:00:01' }] }).success, false);
+  // ...and buildArgv still refuses a config that skipped the schema.
+  const disk = { id: 'cd0', volume: 'default/a.qcow2', format: 'qcow2', bus: 'virtio', cache: 'writeback', readonly: false } as const;
+  throwsCode(() => buildArgv({ ...config(), disks: [disk] }, ctx()), 'VALIDATION_FAILED');
+  const nic = { id: 'rp3', model: 'virtio', mac: '52:54:00:00:00:01', network: 'user', linkUp: true } as const;
+  throwsCode(() => buildArgv({ ...config(), nics: [nic] }, ctx()), 'VALIDATION_FAILED');
 });
 
 test('every user string lands only where it was meant to', () => {

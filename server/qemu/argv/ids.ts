@@ -11,6 +11,8 @@
  * disk or NIC must not take, and buildArgv refuses a config that uses one.
  */
 
+import { RESERVED_DEVICE_ID_RE } from '../../../lib/schemas/common';
+
 // ---- fixed devices -------------------------------------------------------------------------------
 
 /** The display adapter (VGA or virtio-vga); absent when video is 'none'. */
@@ -67,8 +69,8 @@ export function dimmIds(n: number): { device: string; backend: string } {
 
 // ---- reserved ids ------------------------------------------------------------------------------
 
-/** Ids (in DEVICE_ID_RE's alphabet) that belong to infrastructure, not to a user's disk or NIC. */
-export const RESERVED_DEVICE_ID_RE = /^(?:rp\d+|cpu\d+|dimm\d+|cd\d+|scsi\d+|balloon\d+|video\d+)$/;
+/** Ids (in DEVICE_ID_RE's alphabet) that belong to infrastructure, not to a user's disk or NIC (defined with the schemas, which refuse them). */
+export { RESERVED_DEVICE_ID_RE };
 
 export function isReservedDeviceId(id: string): boolean {
   return RESERVED_DEVICE_ID_RE.test(id);
