@@ -7,7 +7,9 @@ import crypto from 'node:crypto';
 import type { z } from 'zod';
 import { ApiError } from '../../lib/errors';
 import { VmConfigSchema, type CreateVmSchema, type PatchVm, type VmConfig, type VmView } from '../../lib/schemas/vm';
+import { buildArgv } from '../qemu/argv';
 import { memoryMiB } from '../qemu/host';
+import { runPaths } from '../qemu/paths';
 import { DEFAULT_POOL, splitRef } from '../storage/pool';
 import { planVm } from './create';
 import type { VmManager } from './manager';
@@ -22,6 +24,15 @@ export function checkConfig(m: VmManager, c: VmConfig, opts: { newVolumes?: Set<
   }
   if (c.maxMemoryMiB > host.totalMiB * 4) {
     throw new ApiError('RESOURCE_LIMIT', `Max memory (${c.maxMemoryMiB} MiB) is far beyond the host's ${host.totalMiB} MiB`, { issues: [{ path: ['maxMemoryMiB'], message: `At most ${host.totalMiB * 4} MiB on this host` }] });
+  }
+  // What only the argv builder knows (SATA slots per machine, read-only SATA, the guest address
+  // space): ask it now with placeholder paths, so a config QEMU would refuse is refused at save
+  // time with a 4xx instead of failing at the next start.
+  try {
+    buildArgv(c, { paths: runPaths('/nonexistent', c.id), accel: 'tcg', resolveVolume: (ref: string) => `/nonexistent/${ref}` });
+  } catch (e) {
+    if (e instanceof ApiError && e.status < 500) throw e;
+    throw new ApiError('VALIDATION_FAILED', `QEMU could not run this configuration: ${(e as Error).message}`);
   }
   const other = m.store.byName(c.name);
   if (other && other.id !== c.id) throw new ApiError('NAME_TAKEN', `A VM named "${c.name}" already exists`, { issues: [{ path: ['name'], message: 'This name is taken' }] });
