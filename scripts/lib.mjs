@@ -57,4 +57,5 @@ export function ensureBuild() {
   if (fs.existsSync(buildId) && mtime(buildId) >= sources) return;
   console.log('setup: building the web UI (next build)');
   mustRun(process.execPath, [path.join(ROOT, 'node_modules', 'next', 'dist', 'bin', 'next'), 'build'], { env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1' } });
+  run(process.execPath, [path.join(ROOT, 'scripts', 'report-bundle.mjs')]);
 }
