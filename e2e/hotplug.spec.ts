@@ -15,28 +15,13 @@
  */
 import type { Page } from '@playwright/test';
 import { expect, snap, test } from './fixtures';
+import { lastGuestState, type GuestState } from '../test/helpers/guest';
 import { testVm, type TestServer } from '../test/helpers/server';
 
 test.describe.configure({ mode: 'serial' });
 
 let vmId = '';
 
-interface GuestState {
-  cpus: number;
-  memKb: number;
-  disks: string[];
-  nics: string[];
-}
-
-const STATE_RE = /GUEST-STATE cpus=(\d+) mem_kb=(\d+) disks=([a-z0-9,]*) nics=([a-z0-9,]*)/g;
-
-function lastState(text: string): GuestState | null {
-  let last: RegExpExecArray | null = null;
-  for (const m of text.matchAll(STATE_RE)) last = m;
-  if (!last) return null;
-  const list = (x: string) => x.split(',').filter(Boolean);
-  return { cpus: Number(last[1]), memKb: Number(last[2]), disks: list(last[3]), nics: list(last[4]) };
-}
 
 /** The guest's latest state line, once it satisfies `pred`. */
 async function guestReports(server: TestServer, pred: (g: GuestState) => boolean, timeout = 30_000): Promise<GuestState> {
@@ -44,7 +29,7 @@ async function guestReports(server: TestServer, pred: (g: GuestState) => boolean
   await expect
     .poll(
       async () => {
-        g = lastState(await server.serial(vmId));
+        g = lastGuestState(await server.serial(vmId));
         return g !== null && pred(g);
       },
       { timeout, intervals: [200] },
@@ -199,7 +184,7 @@ test('reducing vCPUs on this QEMU is pending with its reason, and the VM keeps r
   expect(vm.vcpus).toBe(1);
   expect(vm.live.vcpus).toBe(2);
   expect(vm.pending.find((p: { field: string }) => p.field === 'vcpus')?.reason).toMatch(/next boot/);
-  const g = lastState(await server.serial(vmId));
+  const g = lastGuestState(await server.serial(vmId));
   expect(g?.cpus).toBe(2);
   await expect(page.getByTestId('vm-state')).toHaveText('running');
 

@@ -5,7 +5,8 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { sleep, TestServer, testVm } from '../helpers/server';
+import { TestServer, testVm } from '../helpers/server';
+import { waitGuest as waitGuestOf, type GuestState } from '../helpers/guest';
 
 let s: TestServer;
 let vmId: string;
@@ -17,21 +18,8 @@ after(async () => {
   await s?.destroy();
 });
 
-const STATE_RE = /GUEST-STATE cpus=(\d+) mem_kb=(\d+) disks=([a-z0-9,]*) nics=([a-z0-9,]*)/g;
-
-async function waitGuest(pred: (g: { cpus: number; disks: string[]; nics: string[] }) => boolean, what: string, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  let last: any = null;
-  while (Date.now() < deadline) {
-    const all = [...(await s.serial(vmId)).matchAll(STATE_RE)];
-    const m = all[all.length - 1];
-    if (m) {
-      last = { cpus: Number(m[1]), disks: m[3].split(',').filter(Boolean), nics: m[4].split(',').filter(Boolean) };
-      if (pred(last)) return last;
-    }
-    await sleep(200);
-  }
-  throw new Error(`guest never reported ${what}; last: ${JSON.stringify(last)}`);
+function waitGuest(pred: (g: GuestState) => boolean, what: string, timeoutMs = 30_000): Promise<GuestState> {
+  return waitGuestOf(s, vmId, pred, what, timeoutMs);
 }
 
 test('on a shut-off VM every endpoint is a config change: result "saved"', async () => {

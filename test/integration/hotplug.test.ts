@@ -11,6 +11,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sleep, TestServer, testVm } from '../helpers/server';
+import { waitGuest as waitGuestOf, type GuestState } from '../helpers/guest';
 
 let s: TestServer;
 let vmId: string;
@@ -22,33 +23,9 @@ after(async () => {
   await s?.destroy();
 });
 
-interface GuestState {
-  cpus: number;
-  memKb: number;
-  disks: string[];
-  nics: string[];
-}
 
-const STATE_RE = /GUEST-STATE cpus=(\d+) mem_kb=(\d+) disks=([a-z0-9,]*) nics=([a-z0-9,]*)/g;
-
-function lastState(text: string): GuestState | null {
-  let last: RegExpExecArray | null = null;
-  for (const m of text.matchAll(STATE_RE)) last = m;
-  if (!last) return null;
-  const list = (x: string) => x.split(',').filter(Boolean);
-  return { cpus: Number(last[1]), memKb: Number(last[2]), disks: list(last[3]), nics: list(last[4]) };
-}
-
-/** Waits until the guest's latest state line satisfies `pred` (or times out with the last one). */
-async function waitGuest(pred: (g: GuestState) => boolean, what: string, timeoutMs = 30_000): Promise<GuestState> {
-  const deadline = Date.now() + timeoutMs;
-  let g: GuestState | null = null;
-  while (Date.now() < deadline) {
-    g = lastState(await s.serial(vmId));
-    if (g && pred(g)) return g;
-    await sleep(200);
-  }
-  throw new Error(`guest never reported ${what}; last: ${JSON.stringify(g)}`);
+function waitGuest(pred: (g: GuestState) => boolean, what: string, timeoutMs = 30_000): Promise<GuestState> {
+  return waitGuestOf(s, vmId, pred, what, timeoutMs);
 }
 
 async function guestNow(): Promise<GuestState> {
