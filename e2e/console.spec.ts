@@ -38,7 +38,7 @@ test.afterEach(async ({ server }, testInfo) => {
 });
 
 async function openConsole(page: Page) {
-  await page.goto(`/vms/${vmId}?tab=console`);
+  await page.goto(`/vm?id=${vmId}&tab=console`);
   await expect(page.getByTestId('vnc-status')).toHaveText('connected', { timeout: 30_000 });
 }
 
@@ -155,7 +155,7 @@ test('toolbar: view-only blocks input, send-keys switches VTs, screenshot downlo
 
 test('serial console: a command and its answer, and the history survives a reload', async ({ page }) => {
   const openSerial = async () => {
-    await page.goto(`/vms/${vmId}?tab=console`);
+    await page.goto(`/vm?id=${vmId}&tab=console`);
     await page.getByTestId('console-tab-serial').click();
     await expect(page.getByTestId('serial-status')).toHaveText('connected', { timeout: 30_000 });
   };
@@ -235,7 +235,7 @@ test('reused, expired and other-VM tickets and a foreign Origin are refused', as
 });
 
 test('a VM that is not running shows a placeholder with a Start button', async ({ page }) => {
-  await page.goto(`/vms/${otherVmId}?tab=console`);
+  await page.goto(`/vm?id=${otherVmId}&tab=console`);
   await expect(page.getByTestId('console-not-running')).toBeVisible();
   await expect(page.getByTestId('console-start')).toBeEnabled();
   await expect(page.getByTestId('vnc-screen')).toHaveCount(0);

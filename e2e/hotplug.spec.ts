@@ -55,7 +55,7 @@ test('the vCPU stepper adds a vCPU live, and the guest reports cpus=2', async ({
   expect(before.cpus).toBe(1);
   expect(before.nics).toEqual(['lo', 'eth0']);
 
-  await page.goto(`/vms/${vmId}?tab=cpus`);
+  await page.goto(`/vm?id=${vmId}&tab=cpus`);
   await expect(page.getByTestId('vm-state')).toHaveText('running');
   await expect(page.getByTestId('vcpu-count')).toHaveText('1 of max 4');
   await expect(page.getByTestId('vcpu-dec')).toBeDisabled();
@@ -79,7 +79,7 @@ test('the vCPU stepper adds a vCPU live, and the guest reports cpus=2', async ({
 
 test('the memory stepper adds a 128 MiB DIMM live, with the headroom shown; the guest sees it', async ({ page, server }) => {
   const before = await guestReports(server, () => true);
-  await page.goto(`/vms/${vmId}?tab=memory`);
+  await page.goto(`/vm?id=${vmId}&tab=memory`);
   await expect(page.getByTestId('mem-size')).toHaveText('256 MiB of max 1 GiB');
   await expect(page.getByTestId('mem-headroom')).toContainText('Headroom 768 MiB (6 × 128 MiB)');
   await page.getByRole('button', { name: 'Add 128 MiB' }).click();
@@ -93,7 +93,7 @@ test('the memory stepper adds a 128 MiB DIMM live, with the headroom shown; the 
 });
 
 test('Add Hardware → a new 64 MiB disk on the running VM: the guest lists vdb', async ({ page, server }) => {
-  await page.goto(`/vms/${vmId}`);
+  await page.goto(`/vm?id=${vmId}`);
   await page.getByTestId('add-hardware').click();
   const dialog = page.getByTestId('add-hardware-dialog');
   await expect(dialog).toBeVisible();
@@ -120,7 +120,7 @@ test('Add Hardware → a new 64 MiB disk on the running VM: the guest lists vdb'
 });
 
 test('Add Hardware → a NIC: the guest lists eth1, Remove unplugs it; CD-ROM media inserted from its editor is in QEMU', async ({ page, server }) => {
-  await page.goto(`/vms/${vmId}`);
+  await page.goto(`/vm?id=${vmId}`);
   await page.getByTestId('add-hardware').click();
   await page.getByTestId('add-kind-nic').check({ force: true });
   await expect(page.getByTestId('add-nic-model')).toHaveValue('virtio');
@@ -162,7 +162,7 @@ test('Add Hardware → a NIC: the guest lists eth1, Remove unplugs it; CD-ROM me
 });
 
 test('reducing vCPUs on this QEMU is pending with its reason, and the VM keeps running', async ({ page, server }) => {
-  await page.goto(`/vms/${vmId}?tab=cpus`);
+  await page.goto(`/vm?id=${vmId}&tab=cpus`);
   await expect(page.getByTestId('vcpu-count')).toHaveText('2 of max 4');
   await expect(page.getByTestId('vcpu-hint')).toContainText('saved for the next boot');
   await page.getByRole('button', { name: 'Remove a vCPU' }).click();
@@ -195,7 +195,7 @@ test('reducing vCPUs on this QEMU is pending with its reason, and the VM keeps r
 
   // The steppers fit a phone.
   await page.setViewportSize({ width: 390, height: 844 });
-  await page.goto(`/vms/${vmId}?tab=cpus`);
+  await page.goto(`/vm?id=${vmId}&tab=cpus`);
   await expect(page.getByTestId('vcpu-next-boot')).toBeVisible();
   expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
   await snap(page, 'hotplug-cpus-phone');

@@ -32,7 +32,9 @@ test.beforeAll(async ({ server }) => {
 });
 
 test('memory changed on a shut-off VM is saved and shows in the QEMU command line at the next start', async ({ page, server }) => {
+  // The older /vms/<id> address (bookmarks) still lands on the VM.
   await page.goto(`/vms/${vmId}`);
+  await expect(page).toHaveURL(new RegExp(`/vm\\?id=${vmId}$`));
   await expect(page.getByTestId('vm-state')).toHaveText('shutoff');
   await expect(page.getByTestId('overview-argv-empty')).toBeVisible();
   await page.getByTestId('hw-item-memory').click();
@@ -57,7 +59,7 @@ test('memory changed on a shut-off VM is saved and shows in the QEMU command lin
 });
 
 test('a change that cannot apply live is pending until the next boot, then the guest has it', async ({ page, server }) => {
-  await page.goto(`/vms/${vmId}?tab=memory`);
+  await page.goto(`/vm?id=${vmId}&tab=memory`);
   await expect(page.getByTestId('vm-state')).toHaveText('running');
   const before = lastMemKb(await server.serial(vmId));
   expect(before).toBeGreaterThan(0);
@@ -82,7 +84,7 @@ test('a change that cannot apply live is pending until the next boot, then the g
 });
 
 test('Add Hardware creates a new qcow2 disk, and Remove asks first', async ({ page, server }) => {
-  await page.goto(`/vms/${vmId}`);
+  await page.goto(`/vm?id=${vmId}`);
   await page.getByTestId('add-hardware').click();
   const dialog = page.getByTestId('add-hardware-dialog');
   await expect(dialog).toBeVisible();
@@ -161,7 +163,7 @@ test('screenshots: details page, desktop and phone, light and dark', async ({ pa
     await page.setViewportSize({ width: w, height: h });
     for (const scheme of ['light', 'dark'] as const) {
       await page.emulateMedia({ colorScheme: scheme });
-      await page.goto(`/vms/${vmId}`);
+      await page.goto(`/vm?id=${vmId}`);
       await expect(page.getByTestId('overview-argv')).toBeVisible();
       await snap(page, `ui-details-${tag}-${scheme}`);
       expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(w);

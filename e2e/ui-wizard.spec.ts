@@ -123,8 +123,8 @@ test('the wizard creates a VM from the ISO with a new disk, starts it, and the d
   await snap(page, 'ui-wizard-summary');
   await page.getByTestId('wizard-finish').click();
 
-  await expect(page).toHaveURL(/\/vms\/[0-9a-f-]{36}\?tab=console$/, { timeout: 60_000 });
-  isoVmId = /\/vms\/([0-9a-f-]{36})/.exec(page.url())![1];
+  await expect(page).toHaveURL(/\/vm\?id=[0-9a-f-]{36}&tab=console$/, { timeout: 60_000 });
+  isoVmId = /\/vm\?id=([0-9a-f-]{36})/.exec(page.url())![1];
   const vm = await server.ok('GET', `/api/vms/${isoVmId}`);
   expect(vm.cdrom).toBe('default/guest.iso');
   expect(vm.disks).toHaveLength(1);

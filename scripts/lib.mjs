@@ -50,12 +50,16 @@ function newestMtime(dir) {
   return newest;
 }
 
-/** next build when there is no build or a page source is newer than it. */
+/**
+ * next build (a static export into out/) when there is none or a page source is newer than it;
+ * then the precompressed copies of its assets and the first-load JS report.
+ */
 export function ensureBuild() {
-  const buildId = path.join(ROOT, '.next', 'BUILD_ID');
+  const buildId = path.join(ROOT, 'out', 'index.html');
   const sources = Math.max(...['app', 'components', 'lib', 'public'].map((d) => newestMtime(path.join(ROOT, d))), mtime(path.join(ROOT, 'next.config.js')));
   if (fs.existsSync(buildId) && mtime(buildId) >= sources) return;
   console.log('setup: building the web UI (next build)');
   mustRun(process.execPath, [path.join(ROOT, 'node_modules', 'next', 'dist', 'bin', 'next'), 'build'], { env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1' } });
+  mustRun(process.execPath, [path.join(ROOT, 'scripts', 'precompress.mjs')]);
   run(process.execPath, [path.join(ROOT, 'scripts', 'report-bundle.mjs')]);
 }

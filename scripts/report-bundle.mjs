@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * Reports each prerendered page's first-load JavaScript after `next build` (Next 16 no longer
+ * Reports each exported page's first-load JavaScript after `next build` (Next 16 no longer
  * prints it): the scripts its HTML loads up front, raw and gzipped. Run by `npm run build` and by
  * the start/test scripts after a build. Lazily loaded chunks (the console, noVNC, xterm.js) are not
  * counted: that is the point of code-splitting them.
@@ -11,7 +11,7 @@ import zlib from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const APP = path.join(ROOT, '.next', 'server', 'app');
+const OUT = path.join(ROOT, 'out');
 
 function htmlFiles(dir, prefix = '') {
   const out = [];
@@ -29,13 +29,13 @@ function routeName(r) {
 }
 
 const rows = [];
-for (const { file, route } of htmlFiles(APP)) {
+for (const { file, route } of htmlFiles(OUT)) {
   const html = fs.readFileSync(file, 'utf8');
   const srcs = [...new Set([...html.matchAll(/<script[^>]*\ssrc="(\/_next\/static\/[^"]+\.js)"/g)].map((m) => m[1]))];
   let raw = 0;
   let gz = 0;
   for (const src of srcs) {
-    const p = path.join(ROOT, '.next', src.replace(/^\/_next\//, ''));
+    const p = path.join(OUT, src);
     if (!fs.existsSync(p)) continue;
     const buf = fs.readFileSync(p);
     raw += buf.length;

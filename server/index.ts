@@ -28,6 +28,7 @@ import { consoleRoutes } from './api/console';
 import { EventHub } from './ws/events';
 import { makeUpgradeHandler } from './ws/upgrade';
 import { makeOriginCheck, pageNeedsAuth, preparePageRequest, securityHeaders } from './http/security';
+import { hasExport, makePagesHandler } from './http/pages';
 import { Access } from './auth/access';
 import { limits } from './auth/limits';
 import { openPathForQemu, qemuIdentity, runningAsRoot } from './auth/qemu-user';
@@ -135,16 +136,25 @@ async function main(): Promise<void> {
   );
   const openapi = buildOpenApi(router.list(), VERSION);
 
-  type PageHandler = (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void>;
-  let nextHandler = null as PageHandler | null;
+  // The pages: the static export in out/ (server/http/pages.ts); with --dev, `next dev` in-process.
+  type PageHandler = (req: http.IncomingMessage, res: http.ServerResponse) => unknown;
+  let pageHandler = null as PageHandler | null;
   let nextUpgrade: ((req: http.IncomingMessage, socket: import('node:stream').Duplex, head: Buffer) => void) | undefined;
-  if (cfg.ui) {
+  if (cfg.ui && cfg.dev) {
     const { default: next } = await import('next');
-    const app = next({ dev: cfg.dev, dir: ROOT, hostname: cfg.host, port: cfg.port });
+    const app = next({ dev: true, dir: ROOT, hostname: cfg.host, port: cfg.port });
     await app.prepare();
-    nextHandler = app.getRequestHandler() as unknown as PageHandler;
+    const handle = app.getRequestHandler();
+    pageHandler = (req, res) => {
+      preparePageRequest(req, res, { dev: true, tls: !!cfg.tls });
+      return handle(req, res);
+    };
     const up = app.getUpgradeHandler();
     nextUpgrade = (req, socket, head) => void up(req, socket, head);
+  } else if (cfg.ui) {
+    const dir = path.join(ROOT, 'out');
+    if (!hasExport(dir)) log.warn(`the web UI is not built (${dir} has no index.html): run npm run build (npm start does it)`);
+    pageHandler = makePagesHandler({ dir, dev: false, tls: !!cfg.tls });
   }
 
   const onRequest = async (req: http.IncomingMessage, res: http.ServerResponse) => {
@@ -174,12 +184,11 @@ async function main(): Promise<void> {
         res.writeHead(302, { location: `/login?next=${encodeURIComponent(url.pathname + url.search)}`, 'cache-control': 'no-store' }).end();
         return;
       }
-      if (!nextHandler) {
+      if (!pageHandler) {
         sendJson(res, 404, { code: 'NOT_FOUND', message: 'The web UI is disabled (VMM_UI=0)' });
         return;
       }
-      preparePageRequest(req, res, { dev: cfg.dev, tls: !!cfg.tls });
-      await nextHandler(req, res);
+      await pageHandler(req, res);
     } catch (err) {
       router.sendError(res, err, req);
     }

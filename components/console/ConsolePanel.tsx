@@ -1,7 +1,7 @@
 'use client';
 /**
  * The VM's console: a Graphical tab (noVNC) and a Serial tab (xterm.js). The VM page loads this with
- * next/dynamic (ssr: false) when its Console tab opens, and /vms/<id>/console (the pop-out window)
+ * next/dynamic (ssr: false) when its Console tab opens, and /vm/console?id=<id> (the pop-out window)
  * renders it full-window. noVNC and xterm.js themselves are imported only once their tab connects.
  *
  * A VM without a QEMU process gets a clear placeholder with a Start button instead of a canvas; the

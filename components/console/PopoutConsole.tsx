@@ -1,12 +1,13 @@
 'use client';
 /**
- * The pop-out console window (/vms/<id>/console): only the console, filling the window. It lives outside
+ * The pop-out console window (/vm/console?id=<id>): only the console, filling the window. It lives outside
  * the (main) route group so it has no header, and so brings its own session and live VM providers
  * (one /ws/events connection, which keeps the VM state current for reconnects and the Start button).
  *
  * Test ids: console-popout, console-popout-missing.
  */
 import { useEffect, useState } from 'react';
+import { useSearchParams } from 'next/navigation';
 import type { VmView } from '@/lib/schemas';
 import { api, errorMessage } from '@/components/api';
 import { SessionProvider } from '@/components/session';
@@ -40,6 +41,12 @@ function Inner({ id }: { id: string }) {
     );
   }
   return <ConsolePanel vm={vm} popout />;
+}
+
+/** The page's content: the VM named by `?id=` (the page is static, so this is read client side). */
+export function PopoutConsoleFromQuery() {
+  const id = useSearchParams().get('id') ?? '';
+  return <PopoutConsole key={id} id={id} />;
 }
 
 export default function PopoutConsole({ id }: { id: string }) {

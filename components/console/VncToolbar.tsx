@@ -14,6 +14,7 @@ import type { VmView } from '@/lib/schemas';
 import { screenshotName } from './connection';
 import { SEND_KEYS_MENU, type KeyEventStep } from './keys';
 import { PasteDialog, type SendKey } from './PasteDialog';
+import { vmConsoleHref } from '@/components/vm/links';
 
 export type ScaleMode = 'fit' | 'native' | 'remote';
 
@@ -85,7 +86,7 @@ export function VncToolbar(p: VncToolbarProps) {
   };
 
   const popOut = () => {
-    window.open(`/vms/${encodeURIComponent(p.vm.id)}/console`, `console-${p.vm.id}`, 'popup=yes,width=1100,height=820');
+    window.open(vmConsoleHref(p.vm.id), `console-${p.vm.id}`, 'popup=yes,width=1100,height=820');
   };
 
   return (

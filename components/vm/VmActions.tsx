@@ -13,6 +13,7 @@ import { Button, buttonClass } from '../ui/Button';
 import { ConsoleIcon, PauseIcon, PlayIcon, PowerIcon, RebootIcon, ZapOffIcon } from '../ui/icons';
 import { useSession } from '../session';
 import { ACTION_LABEL, actionsFor, useVmAction } from './useVmAction';
+import { vmHref } from '@/components/vm/links';
 
 const ICON: Record<LifecycleAction, typeof PlayIcon> = {
   start: PlayIcon,
@@ -84,7 +85,7 @@ export function VmActions({ vm, compact = false, showConsole = false, testIdSuff
       {vm.state === 'stopping' && <span className="muted text-xs">stopping…</span>}
       {showConsole && consoleOk && (
         <Link
-          href={`/vms/${vm.id}?tab=console`}
+          href={vmHref(vm.id, 'console')}
           className={buttonClass('ghost', compact ? 'icon' : 'md')}
           aria-label={compact ? `Open the console of ${vm.name}` : undefined}
           title="Console"

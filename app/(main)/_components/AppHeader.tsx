@@ -10,7 +10,7 @@ import { ThemeToggle } from '@/components/ui/ThemeToggle';
 import { useVmEvents } from '@/components/vm/useVmEvents';
 
 const NAV = [
-  { href: '/', label: 'Dashboard', match: (p: string) => p === '/' || p.startsWith('/vms') },
+  { href: '/', label: 'Dashboard', match: (p: string) => p === '/' || p.startsWith('/vms') || p === '/vm' },
   { href: '/storage', label: 'Storage', match: (p: string) => p.startsWith('/storage') },
 ];
 /**

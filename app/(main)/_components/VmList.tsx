@@ -23,6 +23,7 @@ import { StateBadge } from '@/components/vm/StateBadge';
 import { VmActions } from '@/components/vm/VmActions';
 import { runVmAction } from '@/components/vm/useVmAction';
 import { useVmEvents } from '@/components/vm/useVmEvents';
+import { vmHref } from '@/components/vm/links';
 
 const GRID = 'md:grid-cols-[1.5rem_minmax(9rem,1fr)_8rem_4.5rem_6rem_9rem_13rem]';
 
@@ -155,7 +156,7 @@ function VmRow({ vm, history, selected, onSelect }: { vm: VmView; history: numbe
         <input type="checkbox" className="h-4 w-4" checked={selected} onChange={(e) => onSelect(e.target.checked)} aria-label={`Select ${vm.name}`} data-testid={`vm-select-${vm.name}`} />
       </span>
       <span role="cell" className="min-w-0">
-        <Link href={`/vms/${vm.id}`} className="link block truncate" data-testid={`vm-link-${vm.name}`}>
+        <Link href={vmHref(vm.id)} className="link block truncate" data-testid={`vm-link-${vm.name}`}>
           {vm.name}
         </Link>
         <span className="muted block text-xs md:hidden">

@@ -10,7 +10,13 @@ import { api, ApiRequestError, errorMessage } from '@/components/api';
 import { Button } from '@/components/ui/Button';
 import { ThemeToggle } from '@/components/ui/ThemeToggle';
 
-export function LoginForm({ next }: { next: string }) {
+/** Only same-origin paths: `next=//evil.example` or `next=https://…` would be an open redirect. */
+export function safeNext(s: string | null): string {
+  if (!s || !s.startsWith('/') || s.startsWith('//') || s.startsWith('/\\') || s.startsWith('/login')) return '/';
+  return s;
+}
+
+export function LoginForm() {
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
   const [error, setError] = useState<string | null>(null);
@@ -28,7 +34,8 @@ export function LoginForm({ next }: { next: string }) {
     setBusy(true);
     try {
       await api('POST', '/api/auth/login', { username: username.trim(), password }, { no401Redirect: true });
-      window.location.assign(next);
+      // Read here, not while rendering: the page is static, so the form is in its HTML from the start.
+      window.location.assign(safeNext(new URLSearchParams(window.location.search).get('next')));
     } catch (err) {
       setBusy(false);
       if (err instanceof ApiRequestError && err.code === 'BAD_CREDENTIALS') {

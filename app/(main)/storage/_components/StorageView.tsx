@@ -21,6 +21,7 @@ import { RefreshIcon, TrashIcon } from '@/components/ui/icons';
 import { useToast } from '@/components/ui/Toast';
 import { useVmEvents } from '@/components/vm/useVmEvents';
 import { useVolumes } from '@/components/vm/useVolumes';
+import { vmHref } from '@/components/vm/links';
 
 const FORMAT_STYLE: Record<Volume['format'], string> = {
   qcow2: 'bg-sky-100 text-sky-800 dark:bg-sky-900/50 dark:text-sky-200',
@@ -92,7 +93,7 @@ export function StorageView() {
                           v.usedBy.map((id, i) => (
                             <span key={id}>
                               {i > 0 && ', '}
-                              <Link href={`/vms/${id}`} className="link">
+                              <Link href={vmHref(id)} className="link">
                                 {vmName(id)}
                               </Link>
                             </span>

@@ -3,7 +3,7 @@
  * The create-VM wizard: five steps (name & install media, CPUs & memory, storage, network, summary)
  * with a step indicator. Each step is checked on Next; Finish checks the whole body against the
  * shared CreateVmSchema, POSTs /api/vms with a progress indicator (a new disk takes a few seconds),
- * and lands on /vms/<id>?tab=console when the VM was started, /vms/<id> otherwise. A server error
+ * and lands on /vm?id=<id>&tab=console when the VM was started, /vm?id=<id> otherwise. A server error
  * (NAME_TAKEN, RESOURCE_LIMIT, VALIDATION_FAILED) is shown next to its field and re-opens the
  * step that holds it; the form keeps everything the user typed.
  *
@@ -42,6 +42,7 @@ import { useVmEvents } from '@/components/vm/useVmEvents';
 import { useVolumes } from '@/components/vm/useVolumes';
 import { StepCpuMemory, StepMedia, StepNetwork, StepStorage, StepSummary } from './WizardSteps';
 import { buildBody, clientCheckBody, diskSizeMiB, FIELD_STEP, firstStepWithError, INITIAL, issuesToFields, STEPS, validateStep, type Errors, type WizardForm } from './wizardModel';
+import { vmHref } from '@/components/vm/links';
 
 export function CreateVmWizard() {
   const router = useRouter();
@@ -138,7 +139,7 @@ export function CreateVmWizard() {
     try {
       const vm = await api<VmView>('POST', '/api/vms', buildBody(form));
       upsert(vm);
-      router.push(form.start ? `/vms/${vm.id}?tab=console` : `/vms/${vm.id}`);
+      router.push(vmHref(vm.id, form.start ? 'console' : undefined));
     } catch (err) {
       setCreating(false);
       const createdVm = err instanceof ApiRequestError ? (err.detail as { vm?: VmView } | undefined)?.vm : undefined;
@@ -146,7 +147,7 @@ export function CreateVmWizard() {
         // Created, but it did not start: the VM exists, so go to it and say why.
         upsert(createdVm);
         toast.error(err instanceof Error ? err.message : String(err), 'The VM did not start');
-        router.push(`/vms/${createdVm.id}`);
+        router.push(vmHref(createdVm.id));
         return;
       }
       if (err instanceof ApiRequestError && err.issues.length) {

@@ -3,7 +3,7 @@
  * The VM details page, virt-manager style: lifecycle buttons in the header, a list of hardware on
  * the left (Overview, CPUs, Memory, Boot options, each disk, CD-ROM, each NIC, Display/Video,
  * Serial, Console) and the selected item's editor on the right. The item is in the URL (?tab=), so
- * /vms/<id>?tab=console opens the console directly. The VM comes live from useVmEvents(); a GET
+ * /vm?id=<id>&tab=console opens the console directly. The VM comes live from useVmEvents(); a GET
  * on mount covers a direct visit and tells a missing VM apart.
  *
  * Test ids: vm-title, vm-state, vm-action-<action>, add-hardware, delete-vm, hw-item-<item>
