@@ -229,7 +229,7 @@ async function ours() {
     runs: restarts,
   };
 
-  // ---- the same server without the web UI (VMM_UI=0): how much of the RSS is Next.js
+  // ---- the same server without the web UI (VMM_UI=0): how much of the RSS is the web UI (the static pages)
   await s.kill9();
   const dataDir = s.dataDir;
   s = new BenchServer({ dataDir, ui: false });
@@ -238,7 +238,7 @@ async function ours() {
   log(`ours: API-only server (VMM_UI=0) reattached ${r2.reattached}; idle window ${IDLE_DASH_S} s`);
   await sleep(10_000);
   const idleApi = await measureIdle({ server: s.pid }, IDLE_DASH_S);
-  O.api_only_server_idle_50_running = { ...idleApi.server, reattached: r2.reattached, note: 'VMM_UI=0: the same server without Next.js (the integration tests run it so)' };
+  O.api_only_server_idle_50_running = { ...idleApi.server, reattached: r2.reattached, note: 'VMM_UI=0: the same server without the web UI (the integration tests run it so); the UI is a static export served from out/' };
 
   // ---- tidy up through the API (force power-off, delete), then the safety net removes the data dir
   t0 = now();
