@@ -148,6 +148,7 @@ done
 install -m 0755 "$GUEST_SRC/init" "$IR/init"
 install -m 0755 "$GUEST_SRC/acpi-poweroff" "$IR/etc/acpi/PWRF/00000080"
 install -m 0755 "$GUEST_SRC/respawn-shell" "$IR/sbin/respawn-shell"
+install -m 0755 "$GUEST_SRC/hotplug-wake" "$IR/sbin/hotplug-wake"
 echo guest >"$IR/etc/hostname"
 printf 'root:x:0:0:root:/root:/bin/sh\n' >"$IR/etc/passwd"
 printf 'root:x:0:\n' >"$IR/etc/group"

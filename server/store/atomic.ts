@@ -2,19 +2,24 @@
  * Crash-safe file writes: write a temp file in the same directory, fsync it, rename it over the
  * target, then fsync the directory. A reader sees the old file or the new one, never half of one,
  * even if the server is killed -9 in the middle.
+ *
+ * `durable: false` skips both fsyncs and keeps the rename: still all-or-nothing for a killed
+ * server (the page cache outlives the process), but not across a power loss. For files that mean
+ * nothing after one, like a running QEMU's live.json (the QEMU dies with the host).
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
 
-export function writeFileAtomic(file: string, data: string | Buffer, mode = 0o600): void {
+export function writeFileAtomic(file: string, data: string | Buffer, mode = 0o600, opts: { durable?: boolean } = {}): void {
+  const durable = opts.durable ?? true;
   const dir = path.dirname(file);
   const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`);
   const fd = fs.openSync(tmp, 'wx', mode);
   try {
     if (typeof data === 'string') fs.writeSync(fd, data);
     else fs.writeSync(fd, data);
-    fs.fsyncSync(fd);
+    if (durable) fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);
   }
@@ -24,11 +29,11 @@ export function writeFileAtomic(file: string, data: string | Buffer, mode = 0o60
     fs.rmSync(tmp, { force: true });
     throw e;
   }
-  fsyncDir(dir);
+  if (durable) fsyncDir(dir);
 }
 
-export function writeJsonAtomic(file: string, value: unknown, mode = 0o600): void {
-  writeFileAtomic(file, JSON.stringify(value, null, 2) + '\n', mode);
+export function writeJsonAtomic(file: string, value: unknown, mode = 0o600, opts: { durable?: boolean } = {}): void {
+  writeFileAtomic(file, JSON.stringify(value, null, 2) + '\n', mode, opts);
 }
 
 function fsyncDir(dir: string): void {

@@ -106,8 +106,13 @@ export class VmRuntime {
     return this.record.pid;
   }
 
+  /**
+   * live.json: atomic (a killed server finds the old record or the new one) but not fsync'd. It
+   * describes a running QEMU, which a power loss kills too, so durability would buy nothing and
+   * cost two fsyncs on every hotplug step.
+   */
   persist(): void {
-    writeJsonAtomic(this.paths.live, this.record);
+    writeJsonAtomic(this.paths.live, this.record, 0o600, { durable: false });
   }
 
   setPendingReason(field: HardwareField, reason: string | null): void {

@@ -61,3 +61,26 @@ test('writeJsonAtomic replaces a file whole', () => {
   assert.deepEqual(JSON.parse(fs.readFileSync(f, 'utf8')), { a: 2 });
   assert.equal(fs.statSync(f).mode & 0o777, 0o600);
 });
+
+test('writeJsonAtomic without fsync (live.json) still replaces whole and leaves no temp file', () => {
+  const d = path.join(dir, 'nondurable');
+  fs.mkdirSync(d);
+  const f = path.join(d, 'live.json');
+  const calls: string[] = [];
+  const orig = fs.fsyncSync;
+  (fs as { fsyncSync: typeof fs.fsyncSync }).fsyncSync = (fd) => {
+    calls.push('fsync');
+    return orig(fd);
+  };
+  try {
+    writeJsonAtomic(f, { a: 1 }, 0o600, { durable: false });
+    writeJsonAtomic(f, { a: 2, big: 'x'.repeat(100_000) }, 0o600, { durable: false });
+    assert.equal(calls.length, 0, 'no fsync');
+    writeJsonAtomic(f, { a: 3 });
+    assert.equal(calls.length, 2, 'the default is durable: the file and its directory');
+  } finally {
+    (fs as { fsyncSync: typeof fs.fsyncSync }).fsyncSync = orig;
+  }
+  assert.deepEqual(JSON.parse(fs.readFileSync(f, 'utf8')), { a: 3 });
+  assert.deepEqual(fs.readdirSync(d), ['live.json']);
+});
