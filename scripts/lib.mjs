@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureServerBundle } from './build-server.mjs';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -51,10 +52,12 @@ function newestMtime(dir) {
 }
 
 /**
- * next build (a static export into out/) when there is none or a page source is newer than it;
- * then the precompressed copies of its assets and the first-load JS report.
+ * The server bundle (dist/server.mjs) when a server source is newer; next build (a static export
+ * into out/) when there is none or a page source is newer than it, then the precompressed copies
+ * of its assets and the first-load JS report.
  */
 export function ensureBuild() {
+  ensureServerBundle();
   const buildId = path.join(ROOT, 'out', 'index.html');
   const sources = Math.max(...['app', 'components', 'lib', 'public'].map((d) => newestMtime(path.join(ROOT, d))), mtime(path.join(ROOT, 'next.config.js')));
   if (fs.existsSync(buildId) && mtime(buildId) >= sources) return;

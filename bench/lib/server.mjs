@@ -1,5 +1,5 @@
 /**
- * Our server for the benches: the real `node --import tsx server/index.ts` as a child process on a
+ * Our server for the benches: the real server (dist/server.mjs, as `npm start` runs it) as a child process on a
  * fresh data dir, like test/helpers/server.ts (TestServer), but every log line is timestamped as it
  * arrives, so a bench can time spawn → "reattached N running VM(s) in X ms" → "listening".
  * Killing it (kill -9) leaves its QEMUs running, as a crash would; `killAll()` is the synchronous
@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
 import { ROOT, now } from './common.mjs';
+import { ensureServerBundle, SERVER_BUNDLE } from '../../scripts/build-server.mjs';
 
 export const ADMIN_PASSWORD = 'bench-admin-password';
 
@@ -50,7 +51,8 @@ export class BenchServer {
     };
     this.lines = [];
     const tSpawn = now();
-    const proc = spawn(process.execPath, [...this.nodeArgs, '--import', 'tsx', path.join(ROOT, 'server', 'index.ts')], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    ensureServerBundle({ quiet: true });
+    const proc = spawn(process.execPath, [...this.nodeArgs, SERVER_BUNDLE], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc = proc;
     let partial = '';
     const onData = (b) => {

@@ -34,9 +34,9 @@ if (S) {
     console.log(`| click Log in → ${n} VMs listed (${ph}) | ${ms(t.ours_ms)} | Cockpit ${ms(t.cockpit_ms)} | ≤ ⅓ of Cockpit = ${ms(t.target_ms)} | ${rt(t.ratio_to_target)} | ${met(t.met)} |`);
   }
   const r = T.rss_idle_no_browser;
-  console.log(`| server RSS, idle, ${n} running, no browser | ${mib(r.ours_mib)} (API-only, VMM_UI=0: ${mib(r.ours_api_only_mib)}) | libvirtd ${mib(r.libvirtd_mib)} | ≤ 150 MB | ${rt(r.ratio_to_target)} | ${met(r.met)} |`);
+  console.log(`| server RSS, idle, ${n} running, no browser | ${mib(r.ours_mib)} = ${r.ours_mb ?? '?'} MB (API-only, VMM_UI=0: ${mib(r.ours_api_only_mib)}) | libvirtd ${mib(r.libvirtd_mib)} | ≤ 150 MB | ${rt(r.ratio_to_target)} | ${met(r.met)} |`);
   const rd = T.rss_idle_one_dashboard;
-  console.log(`| server RSS, idle, ${n} running, one dashboard open | ${mib(rd.ours_mib)} | — | ≤ 150 MB | ${rt(rd.ratio_to_target)} | ${met(rd.met)} |`);
+  console.log(`| server RSS, idle, ${n} running, one dashboard open | ${mib(rd.ours_mib)} = ${rd.ours_mb ?? "?"} MB | — | ≤ 150 MB | ${rt(rd.ratio_to_target)} | ${met(rd.met)} |`);
   const c = T.idle_cpu_no_browser;
   console.log(`| server CPU, idle, ${n} running, no browser (${S.options.idle_s} s) | ${pct(c.ours_pct_of_core)} of a core | libvirtd ${pct(c.libvirtd_pct_of_core)} | ≤ libvirtd's | ${c.ratio_to_target == null ? '—' : rt(c.ratio_to_target)} | ${met(c.met)} |`);
   const cd = O.idle_50_running_one_dashboard;

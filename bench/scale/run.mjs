@@ -385,19 +385,23 @@ function targets() {
       met: ours != null && target != null ? ours <= target : null,
     };
   }
-  // RSS: the mean over the idle window (the max is in ours.*); MiB as /proc reports it, against the 150 MB target
+  // RSS: the mean over the idle window (the max is in ours.*). /proc reports KiB; the target is in
+  // MB (10^6 bytes), so 150 MB = 143.05 MiB: compare in MB.
+  const MB_PER_MIB = 1.048576;
+  const mb = (mib) => (mib == null ? null : Math.round(mib * MB_PER_MIB * 10) / 10);
   const rss = O.idle_50_running_no_browser?.rss_mib_mean ?? null;
   const rssApi = O.api_only_server_idle_50_running?.rss_mib_mean ?? null;
   T.rss_idle_no_browser = {
-    target: '≤ 150 MB',
+    target: '≤ 150 MB (= 143.05 MiB)',
     ours_mib: rss,
+    ours_mb: mb(rss),
     ours_api_only_mib: rssApi,
     libvirtd_mib: P.libvirt?.idle_50_running?.rss_mib_mean ?? null,
-    ratio_to_target: ratio(rss, 150),
-    met: rss != null ? rss <= 150 : null,
+    ratio_to_target: ratio(mb(rss), 150),
+    met: rss != null ? mb(rss) <= 150 : null,
   };
   const rssD = O.idle_50_running_one_dashboard?.rss_mib_mean ?? null;
-  T.rss_idle_one_dashboard = { target: '≤ 150 MB', ours_mib: rssD, ratio_to_target: ratio(rssD, 150), met: rssD != null ? rssD <= 150 : null };
+  T.rss_idle_one_dashboard = { target: '≤ 150 MB (= 143.05 MiB)', ours_mib: rssD, ours_mb: mb(rssD), ratio_to_target: ratio(mb(rssD), 150), met: rssD != null ? mb(rssD) <= 150 : null };
   const cpu = O.idle_50_running_no_browser?.cpu_pct_of_one_core ?? null;
   const lcpu = P.libvirt?.idle_50_running?.cpu_pct_of_one_core ?? null;
   T.idle_cpu_no_browser = {

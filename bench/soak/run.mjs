@@ -4,7 +4,7 @@
  * server's RSS, open file descriptors and QMP backlog. Run: `npm run soak -- --minutes 30`
  * (default 30; `--vms 5`, `--sample <s>`, `--out <file>`). Writes bench/results/soak.json.
  *
- * The server is the real one (`node --import tsx server/index.ts`, API only: VMM_UI=0, so the
+ * The server is the real one (the bundled server (dist/server.mjs, as `npm start` runs it), API only: VMM_UI=0, so the
  * figures are the control plane's, not Next's page cache) on a fresh data dir, with VMs of 128 MiB
  * and no boot media (TCG, idling in firmware). Two loops run side by side:
  * - a mutator: create, edit (PATCH), start, power-off, ACPI shutdown, pause/resume, hotplug of
@@ -310,7 +310,7 @@ async function main() {
     setup: {
       minutes: MINUTES, warmupSeconds: WARMUP_S, sampleSeconds: SAMPLE_S, maxVms: MAX_VMS,
       vm: '128 MiB (max 512), 1 vCPU (max 3), q35, TCG, no boot media (idles in firmware)',
-      server: 'node --import tsx server/index.ts, VMM_UI=0 (API + websockets only)',
+      server: 'dist/server.mjs (the bundled server), VMM_UI=0 (API + websockets only)',
       host: { cpus: os.cpus().length, memMiB: Math.round(os.totalmem() / 1048576), kernel: os.release(), node: process.version, qemu: qemuVersion() },
       mix: 'mutator (create, PATCH, start, poweroff, ACPI shutdown, pause/resume, vCPU/memory/disk/NIC hotplug, detach, delete with disks) + reader (list, host, devices, stats, serial, screenshot, /ws/events open/close, VNC and serial console via ticket)',
     },

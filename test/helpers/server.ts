@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
+import { ensureServerBundle, SERVER_BUNDLE } from '../../scripts/build-server.mjs';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const GUEST_DIR = process.env.GUEST_DIR ?? path.join(ROOT, '.cache', 'guest');
@@ -59,7 +60,9 @@ export class TestServer {
       ...this.opts.env,
     };
     this.output = '';
-    const proc = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'server', 'index.ts')], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // The same bundle `npm start` runs (rebuilt here if a server source changed since).
+    ensureServerBundle({ quiet: true });
+    const proc = spawn(process.execPath, [SERVER_BUNDLE], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc = proc;
     this.lastExit = null;
     proc.once('exit', (code, signal) => (this.lastExit = { code, signal }));
