@@ -6,13 +6,13 @@
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { ROOT, ensureBuild, ensureDeps, mustRun } from './lib.mjs';
-import { SERVER_BUNDLE } from './build-server.mjs';
+import { SERVER_BUNDLE, SERVER_ENV } from './build-server.mjs';
 
 mustRun(process.execPath, [path.join(ROOT, 'scripts', 'preflight.mjs')]);
 ensureDeps();
 ensureBuild();
 
-const env = { ...process.env, NODE_ENV: 'production', NEXT_TELEMETRY_DISABLED: '1', VMM_DATA_DIR: process.env.VMM_DATA_DIR ?? path.join(ROOT, 'data') };
+const env = { ...SERVER_ENV, ...process.env, NODE_ENV: 'production', NEXT_TELEMETRY_DISABLED: '1', VMM_DATA_DIR: process.env.VMM_DATA_DIR ?? path.join(ROOT, 'data') };
 // The bundled server (scripts/build-server.mjs): plain node, no TypeScript loader in the process.
 const child = spawn(process.execPath, [SERVER_BUNDLE], { stdio: 'inherit', cwd: ROOT, env });
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));

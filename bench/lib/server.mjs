@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
 import { ROOT, now } from './common.mjs';
-import { ensureServerBundle, SERVER_BUNDLE } from '../../scripts/build-server.mjs';
+import { ensureServerBundle, SERVER_BUNDLE, SERVER_ENV } from '../../scripts/build-server.mjs';
 
 export const ADMIN_PASSWORD = 'bench-admin-password';
 
@@ -39,6 +39,7 @@ export class BenchServer {
   /** Spawns the server; resolves once it listens, with the timings of that start. */
   async start({ port = this.port } = {}) {
     const env = {
+      ...SERVER_ENV,
       ...process.env,
       PORT: String(port || 0),
       VMM_HOST: '127.0.0.1',

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
-import { ensureServerBundle, SERVER_BUNDLE } from '../../scripts/build-server.mjs';
+import { ensureServerBundle, SERVER_BUNDLE, SERVER_ENV } from '../../scripts/build-server.mjs';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const GUEST_DIR = process.env.GUEST_DIR ?? path.join(ROOT, '.cache', 'guest');
@@ -48,6 +48,7 @@ export class TestServer {
   async start(): Promise<this> {
     if (this.opts.guest !== false) installGuest(this.dataDir);
     const env: NodeJS.ProcessEnv = {
+      ...SERVER_ENV,
       ...process.env,
       PORT: String(this.port || 0),
       VMM_HOST: '127.0.0.1',
