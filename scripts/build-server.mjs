@@ -13,7 +13,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildSync } from 'esbuild';
+import { createRequire } from 'node:module';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const SERVER_BUNDLE = path.join(ROOT, 'dist', 'server.mjs');
@@ -45,6 +45,9 @@ export function serverBundleStale() {
 
 /** Builds in memory, then renames each output into place: a server starting meanwhile never reads half a file. */
 export function buildServer() {
+  // Loaded here, not at the top: the start and test scripts import this module before they have
+  // run `npm install` on a fresh clone.
+  const { buildSync } = createRequire(import.meta.url)('esbuild');
   const r = buildSync({
     write: false,
     entryPoints: [path.join(ROOT, 'server', 'index.ts')],
