@@ -12,7 +12,9 @@
  *   websockets to this host only; images from here, data: and blob: (noVNC cursors, screenshots);
  *   no plugins, no <base>, forms only to here, never framed.
  *
- * The nonce: a fresh 128-bit value per page response. It is put on the request as
+ * The nonce: a fresh 128-bit value per page response. In production the pages are a static export
+ * and server/http/pages.ts adds it to every <script> tag of each HTML file it sends (ScriptNoncer).
+ * Under `--dev` (next dev in-process, preparePageRequest) it is put on the request as
  * `Content-Security-Policy` (where Next.js reads it for the scripts it renders dynamically) and
  * `x-nonce`, and, because pages prerendered at build time cannot know it, added to every <script>
  * tag of the HTML as it streams out (`nonceHtml`). That is safe here because React escapes all
